@@ -1,0 +1,98 @@
+//! `ricochet send`: the tutorial's client, and a binary-safe pipe.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use ricochet::client::{pipe, send_message, SendError};
+use ricochet::Endpoint;
+
+use super::parse_duration;
+
+/// Options for `ricochet send`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+With MESSAGE, prints 'sent: MESSAGE' and 'received: ECHO' like the tutorial.
+Without MESSAGE (or with -), copies stdin to the server and the echo to
+stdout, binary-safe; half-closes at the end of stdin and exits once the echo
+is complete.
+
+  ricochet send 'Hello World!'                   # to tcp://localhost:1234
+  ricochet send unix:/tmp/echo.sock 'Hello'
+  ricochet send tcp://[::1]:7 - --check < file.bin > echo.bin")]
+pub struct SendArgs {
+    /// [ENDPOINT] MESSAGE: the endpoint defaults to tcp://localhost:1234 and
+    /// the message to stdin ('-').
+    #[arg(num_args = 0..=2, value_names = ["ENDPOINT", "MESSAGE"])]
+    pub args: Vec<String>,
+
+    /// Give up when connecting, or waiting for the echo, takes longer.
+    #[arg(long, value_parser = parse_duration, default_value = "10s", env = "RICOCHET_TIMEOUT")]
+    pub timeout: Duration,
+
+    /// Fail (exit 6) unless the echo is exactly what was sent.
+    #[arg(long, env = "RICOCHET_CHECK")]
+    pub check: bool,
+}
+
+/// Sends, prints, and reports the outcome as an exit code.
+pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
+    let (endpoint, message) = match args.args.as_slice() {
+        [] => (Endpoint::default_serve(), None),
+        [m] => (Endpoint::default_serve(), Some(m.as_str())),
+        [e, m] => (
+            e.parse::<Endpoint>()
+                .with_context(|| format!("bad endpoint '{e}'"))?,
+            Some(m.as_str()),
+        ),
+        _ => unreachable!("clap limits the count"),
+    };
+    let message = message.filter(|m| *m != "-");
+    let timeout = Some(args.timeout).filter(|t| !t.is_zero());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    rt.block_on(async {
+        match message {
+            Some(message) => {
+                let echo = send_message(&endpoint, message.as_bytes(), timeout).await?;
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "sent: {message}")?;
+                writeln!(out, "received: {}", String::from_utf8_lossy(&echo))?;
+                out.flush()?;
+                if args.check && echo != message.as_bytes() {
+                    let offset = echo
+                        .iter()
+                        .zip(message.as_bytes())
+                        .position(|(a, b)| a != b)
+                        .unwrap_or(echo.len().min(message.len()));
+                    let err = if echo.len() < message.len() && offset == echo.len() {
+                        SendError::ShortEcho {
+                            received: echo.len() as u64,
+                            expected: message.len() as u64,
+                        }
+                    } else {
+                        SendError::Mismatch {
+                            offset: offset as u64,
+                        }
+                    };
+                    return Err(err.into());
+                }
+            }
+            None => {
+                pipe(
+                    &endpoint,
+                    tokio::io::stdin(),
+                    tokio::io::stdout(),
+                    args.check,
+                    timeout,
+                )
+                .await?;
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}

@@ -1,0 +1,67 @@
+//! What to do with one connection.
+//!
+//! A [`Handler`] gets a [`Connection`] and runs until the exchange is over,
+//! exactly like the tutorial's `handle_echo(reader, writer)` coroutine. It
+//! never learns which transport carries the bytes. The built-in echo
+//! behaviours are small types ([`StreamEcho`], [`OnceEcho`], [`LineEcho`]),
+//! gathered in [`Mode`] for the command line.
+
+pub mod line;
+mod once;
+mod stream;
+
+use std::future::Future;
+use std::io;
+use std::time::Duration;
+
+pub use line::LineEcho;
+pub use once::OnceEcho;
+pub use stream::StreamEcho;
+
+use crate::connection::Connection;
+
+/// How long, and how much, a handler that closes first keeps reading and
+/// discarding so its last reply is not lost to a TCP reset.
+pub(crate) const LINGER: Duration = Duration::from_secs(1);
+pub(crate) const LINGER_BYTES: u64 = 1024 * 1024;
+
+/// Serves one connection. Implement it with `async fn`:
+///
+/// ```
+/// use ricochet::{Connection, Handler};
+///
+/// struct Shout;
+///
+/// impl Handler for Shout {
+///     async fn handle(&self, conn: &mut Connection) -> std::io::Result<()> {
+///         let data = conn.read(1024).await?;
+///         conn.write_all(&data.to_ascii_uppercase()).await?;
+///         conn.drain().await
+///     }
+/// }
+/// ```
+pub trait Handler: Send + Sync + 'static {
+    /// Handles the connection until done; the server closes it afterwards.
+    fn handle(&self, conn: &mut Connection) -> impl Future<Output = io::Result<()>> + Send;
+}
+
+/// The echo behaviours `ricochet serve --mode` offers.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    /// Echo every byte until the client half-closes (RFC 862).
+    Stream(StreamEcho),
+    /// The tutorial's handler: one read, optional delay, one write, close.
+    Once(OnceEcho),
+    /// Echo complete lines, with a bound on line length.
+    Line(LineEcho),
+}
+
+impl Handler for Mode {
+    async fn handle(&self, conn: &mut Connection) -> io::Result<()> {
+        match self {
+            Mode::Stream(h) => h.handle(conn).await,
+            Mode::Once(h) => h.handle(conn).await,
+            Mode::Line(h) => h.handle(conn).await,
+        }
+    }
+}

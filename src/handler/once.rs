@@ -1,0 +1,41 @@
+//! `once` mode: the tutorial's `handle_echo`, verbatim in spirit.
+//!
+//! Read up to `max_read` bytes once, optionally sleep (the tutorial sleeps
+//! one second to show concurrency), write them back, drain, close.
+
+use std::io;
+use std::time::Duration;
+
+use crate::connection::Connection;
+use crate::handler::{Handler, LINGER, LINGER_BYTES};
+
+/// One read, an optional delay, one write, close.
+#[derive(Debug, Clone)]
+pub struct OnceEcho {
+    /// Largest single read, like the tutorial's `read(1024)`.
+    pub max_read: usize,
+    /// Pause between reading and answering.
+    pub delay: Option<Duration>,
+}
+
+impl Default for OnceEcho {
+    fn default() -> Self {
+        OnceEcho {
+            max_read: 1024,
+            delay: None,
+        }
+    }
+}
+
+impl Handler for OnceEcho {
+    async fn handle(&self, conn: &mut Connection) -> io::Result<()> {
+        let data = conn.read(self.max_read).await?;
+        tracing::debug!(peer = %conn.peer(), data = %String::from_utf8_lossy(&data), "message received");
+        if let Some(delay) = self.delay {
+            tokio::time::sleep(delay).await;
+        }
+        conn.write_all(&data).await?;
+        conn.drain().await?;
+        conn.close_gently(LINGER_BYTES, LINGER).await
+    }
+}

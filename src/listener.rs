@@ -1,0 +1,302 @@
+//! Binding: turning an [`Endpoint`] into listening sockets.
+//!
+//! Sockets are made with `socket2` rather than tokio's `bind` because the
+//! details matter under load: the listen backlog follows the system's
+//! `somaxconn` (tokio's default of 128 drops SYNs in connection bursts, which
+//! clients feel as one-second stalls), TCP listeners set `SO_REUSEADDR`, and
+//! IPv6 listeners are v6-only so `localhost` can bind `127.0.0.1` and `::1`
+//! on the same port. Unix socket files are handled with care: a stale socket
+//! left by a dead server is replaced, a live one or a non-socket file is
+//! refused, and the file we created is removed when the listener is dropped.
+
+use std::fs;
+use std::io;
+use std::net::SocketAddr;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use socket2::{Domain, SockAddr, Socket, Type};
+use tokio::net::{TcpListener, UnixListener};
+
+use crate::endpoint::{ConnectError, Endpoint};
+use crate::stream::{Peer, Stream};
+
+/// How to bind; `Default` is what `ricochet serve` uses.
+#[derive(Debug, Clone, Default)]
+pub struct BindOptions {
+    /// Listen backlog; `None` reads `/proc/sys/net/core/somaxconn`.
+    pub backlog: Option<u32>,
+    /// Permissions for Unix socket files (e.g. `0o660`); `None` keeps the
+    /// umask's choice.
+    pub unix_mode: Option<u32>,
+}
+
+/// Why binding failed. Messages say where and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    /// The host name could not be resolved.
+    #[error(transparent)]
+    Resolve(#[from] ConnectError),
+    /// The address is taken by another socket.
+    #[error("cannot listen on {endpoint}: address already in use (is another server running? pick another port)")]
+    InUse {
+        /// Where.
+        endpoint: Endpoint,
+    },
+    /// A live server already answers on this Unix socket.
+    #[error("cannot listen on {endpoint}: another server is live on this socket (stop it or choose another path)")]
+    UnixLive {
+        /// Where.
+        endpoint: Endpoint,
+    },
+    /// The path exists and is not a socket; we never delete such files.
+    #[error(
+        "cannot listen on {endpoint}: {path} exists and is not a socket (refusing to delete it)"
+    )]
+    NotASocket {
+        /// Where.
+        endpoint: Endpoint,
+        /// The offending file.
+        path: PathBuf,
+    },
+    /// Any other system error, with the step that failed.
+    #[error("cannot listen on {endpoint}: {step}: {error}")]
+    Io {
+        /// Where.
+        endpoint: Endpoint,
+        /// What we were doing.
+        step: &'static str,
+        /// The system error.
+        error: io::Error,
+    },
+}
+
+/// A bound, listening socket.
+#[derive(Debug)]
+pub enum Listener {
+    /// A TCP listener.
+    Tcp(TcpListener),
+    /// A Unix listener; owns its socket file if it created it.
+    Unix(UnixSocketListener),
+}
+
+/// A Unix listener plus the socket file it created, removed on drop.
+#[derive(Debug)]
+pub struct UnixSocketListener {
+    listener: UnixListener,
+    path: PathBuf,
+    /// (dev, inode) of the file we bound, so we never remove a file that
+    /// another server put there after us. `None` for adopted listeners.
+    owned: Option<(u64, u64)>,
+}
+
+impl Drop for UnixSocketListener {
+    fn drop(&mut self) {
+        if let (Some(id), Ok(meta)) = (self.owned, fs::symlink_metadata(&self.path)) {
+            if (meta.dev(), meta.ino()) == id {
+                let _ = fs::remove_file(&self.path);
+            }
+        }
+    }
+}
+
+/// The system's maximum listen backlog, or a sane fallback.
+pub fn system_backlog() -> u32 {
+    fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(4096)
+}
+
+impl Listener {
+    /// Binds every address `endpoint` stands for. `tcp://localhost:0` gives
+    /// one listener per resolved address, all on the same port.
+    pub async fn bind(endpoint: &Endpoint, opts: &BindOptions) -> Result<Vec<Listener>, BindError> {
+        let backlog = opts.backlog.unwrap_or_else(system_backlog) as i32;
+        match endpoint {
+            Endpoint::Unix(path) => Ok(vec![bind_unix(endpoint, path, backlog, opts.unix_mode)?]),
+            Endpoint::Tcp { port, .. } => {
+                let mut listeners = Vec::new();
+                let mut port = *port;
+                for mut addr in endpoint.resolve().await? {
+                    // With port 0, the first bind picks the port and the rest
+                    // follow it, so one name means one port.
+                    addr.set_port(port);
+                    let l = bind_tcp(endpoint, addr, backlog)?;
+                    port = l.local_addr().map(|a| a.port()).unwrap_or(port);
+                    listeners.push(Listener::Tcp(l));
+                }
+                Ok(listeners)
+            }
+        }
+    }
+
+    /// Where this listener actually listens (with the real port after
+    /// binding port 0), as an endpoint a client can connect to.
+    pub fn local_endpoint(&self) -> io::Result<Endpoint> {
+        match self {
+            Listener::Tcp(l) => l.local_addr().map(Endpoint::from),
+            Listener::Unix(u) => Ok(Endpoint::Unix(u.path.clone())),
+        }
+    }
+
+    /// Accepts one connection. TCP streams get `TCP_NODELAY`: echo replies
+    /// are small and latency-bound, and Nagle would hold them back.
+    pub async fn accept(&self) -> io::Result<Stream> {
+        match self {
+            Listener::Tcp(l) => {
+                let (s, _) = l.accept().await?;
+                s.set_nodelay(true)?;
+                Ok(Stream::Tcp(s))
+            }
+            Listener::Unix(u) => Ok(Stream::Unix(u.listener.accept().await?.0)),
+        }
+    }
+
+    /// How to name a peer of this listener in logs.
+    pub(crate) fn peer_of(&self, stream: &Stream) -> Peer {
+        match (self, stream.peer()) {
+            (Listener::Unix(u), Peer::Unix(None)) => Peer::Unix(Some(u.path.clone())),
+            (_, peer) => peer,
+        }
+    }
+}
+
+impl From<TcpListener> for Listener {
+    fn from(l: TcpListener) -> Self {
+        Listener::Tcp(l)
+    }
+}
+
+impl TryFrom<std::net::TcpListener> for Listener {
+    type Error = io::Error;
+
+    /// Adopts an already-bound std listener (tests use port 0 this way).
+    fn try_from(l: std::net::TcpListener) -> io::Result<Self> {
+        l.set_nonblocking(true)?;
+        Ok(Listener::Tcp(TcpListener::from_std(l)?))
+    }
+}
+
+impl TryFrom<UnixListener> for Listener {
+    type Error = io::Error;
+
+    /// Adopts a bound tokio Unix listener. Its socket file is left alone
+    /// on drop: whoever bound it owns it.
+    fn try_from(listener: UnixListener) -> io::Result<Self> {
+        let path = listener
+            .local_addr()?
+            .as_pathname()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        Ok(Listener::Unix(UnixSocketListener {
+            listener,
+            path,
+            owned: None,
+        }))
+    }
+}
+
+fn bind_tcp(endpoint: &Endpoint, addr: SocketAddr, backlog: i32) -> Result<TcpListener, BindError> {
+    let io_err = |step| {
+        move |error| BindError::Io {
+            endpoint: endpoint.clone(),
+            step,
+            error,
+        }
+    };
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)
+        .map_err(io_err("creating socket"))?;
+    socket
+        .set_reuse_address(true)
+        .map_err(io_err("setting SO_REUSEADDR"))?;
+    if addr.is_ipv6() {
+        socket
+            .set_only_v6(true)
+            .map_err(io_err("setting IPV6_V6ONLY"))?;
+    }
+    socket.bind(&addr.into()).map_err(|error| {
+        if error.kind() == io::ErrorKind::AddrInUse {
+            BindError::InUse {
+                endpoint: endpoint.clone(),
+            }
+        } else {
+            io_err("binding")(error)
+        }
+    })?;
+    socket.listen(backlog).map_err(io_err("listening"))?;
+    socket
+        .set_nonblocking(true)
+        .map_err(io_err("setting non-blocking"))?;
+    TcpListener::from_std(socket.into()).map_err(io_err("registering with the runtime"))
+}
+
+fn bind_unix(
+    endpoint: &Endpoint,
+    path: &Path,
+    backlog: i32,
+    mode: Option<u32>,
+) -> Result<Listener, BindError> {
+    let io_err = |step| {
+        move |error| BindError::Io {
+            endpoint: endpoint.clone(),
+            step,
+            error,
+        }
+    };
+    if let Ok(meta) = fs::symlink_metadata(path) {
+        if !meta.file_type().is_socket() {
+            return Err(BindError::NotASocket {
+                endpoint: endpoint.clone(),
+                path: path.to_owned(),
+            });
+        }
+        // A socket file: live if something accepts on it, stale otherwise.
+        match std::os::unix::net::UnixStream::connect(path) {
+            Ok(_) => {
+                return Err(BindError::UnixLive {
+                    endpoint: endpoint.clone(),
+                })
+            }
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                tracing::info!(path = %path.display(), "replacing stale socket file");
+                fs::remove_file(path).map_err(io_err("removing stale socket"))?;
+            }
+            Err(e) => return Err(io_err("probing existing socket")(e)),
+        }
+    }
+    let socket =
+        Socket::new(Domain::UNIX, Type::STREAM, None).map_err(io_err("creating socket"))?;
+    let addr = SockAddr::unix(path).map_err(io_err("building socket address"))?;
+    socket.bind(&addr).map_err(|error| {
+        if error.kind() == io::ErrorKind::AddrInUse {
+            BindError::UnixLive {
+                endpoint: endpoint.clone(),
+            }
+        } else {
+            io_err("binding")(error)
+        }
+    })?;
+    let meta = fs::symlink_metadata(path).map_err(io_err("reading socket file"))?;
+    let guard_id = (meta.dev(), meta.ino());
+    // From here on the file is ours: build the guard first so any later
+    // failure still removes it.
+    let std_listener: std::os::unix::net::UnixListener = socket.into();
+    std_listener
+        .set_nonblocking(true)
+        .map_err(io_err("setting non-blocking"))?;
+    let listener = UnixSocketListener {
+        listener: UnixListener::from_std(std_listener)
+            .map_err(io_err("registering with the runtime"))?,
+        path: path.to_owned(),
+        owned: Some(guard_id),
+    };
+    if let Some(mode) = mode {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
+            .map_err(io_err("setting socket permissions"))?;
+    }
+    socket2::SockRef::from(&listener.listener)
+        .listen(backlog)
+        .map_err(io_err("listening"))?;
+    Ok(Listener::Unix(listener))
+}

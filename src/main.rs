@@ -1,0 +1,54 @@
+//! The `ricochet` binary: parse arguments, run, turn errors into one line
+//! on stderr and a documented exit code.
+#![forbid(unsafe_code)]
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use ricochet::client::SendError;
+use ricochet::endpoint::ConnectError;
+
+use cli::exit;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match cli.run() {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("ricochet: error: {err:#}");
+            ExitCode::from(exit_code(&err))
+        }
+    }
+}
+
+/// Maps the first error in the chain that we know to its exit code.
+fn exit_code(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        let connect = cause.downcast_ref::<ConnectError>().or_else(|| {
+            match cause.downcast_ref::<SendError>() {
+                Some(SendError::Connect(c)) => Some(c),
+                _ => None,
+            }
+        });
+        if let Some(c) = connect {
+            return match c {
+                ConnectError::Resolve { .. } => exit::UNKNOWN_HOST,
+                ConnectError::Refused { .. } => exit::REFUSED,
+                ConnectError::Timeout { .. } => exit::TIMEOUT,
+                ConnectError::Io { .. } => exit::REFUSED,
+            };
+        }
+        if let Some(s) = cause.downcast_ref::<SendError>() {
+            return match s {
+                SendError::Timeout { .. } => exit::TIMEOUT,
+                SendError::Mismatch { .. }
+                | SendError::ShortEcho { .. }
+                | SendError::Extra { .. } => exit::MISMATCH,
+                _ => exit::FAILURE,
+            };
+        }
+    }
+    exit::FAILURE
+}

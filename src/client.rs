@@ -16,6 +16,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
+use crate::connection::Connection;
 use crate::endpoint::{ConnectError, Endpoint};
 
 /// Chunk size for [`pipe`].
@@ -73,6 +74,14 @@ pub enum SendError {
 
 fn io_err(what: &'static str) -> impl FnOnce(io::Error) -> SendError {
     move |error| SendError::Io { what, error }
+}
+
+/// Connects and wraps the stream in a [`Connection`], asyncio's
+/// `open_connection`: `read(n)`, `readline()`, `write_all()`, `drain()`.
+pub async fn open_connection(endpoint: &Endpoint) -> Result<Connection, ConnectError> {
+    let stream = endpoint.connect(None).await?;
+    let peer = stream.peer();
+    Ok(Connection::new(stream, peer, None))
 }
 
 /// Sends `message` and returns the echo: reading stops once the echo is as

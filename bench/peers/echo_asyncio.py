@@ -12,7 +12,6 @@ the same code on uvloop's event loop.
 import asyncio
 import os
 import signal
-import socket
 import stat
 import sys
 
@@ -20,9 +19,7 @@ BACKLOG = 4096
 
 
 async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    sock = writer.get_extra_info("socket")
-    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    # asyncio (and uvloop) set TCP_NODELAY on TCP transports by default.
     try:
         while data := await reader.read(65536):
             writer.write(data)

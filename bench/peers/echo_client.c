@@ -17,6 +17,9 @@
  * and a round trip normally costs one send(), one recv() and a share of one
  * epoll_wait(). Echoed bytes are counted, not compared.
  *
+ * After the window every connection is half-closed and read until the server
+ * closes it (at most 2 s, not measured), so servers see EOF, not resets.
+ *
  * Exit status: 0 ok; 1 setup failed (e.g. connect); 2 bad usage; 3 the run
  * completed but some connection failed or the server echoed too much (the JSON
  * line is still printed, details go to stderr).
@@ -42,6 +45,7 @@
 #define RBUF_SIZE (256 * 1024)
 #define MAX_EVENTS 512
 #define MAX_SECONDS 86400.0
+#define DRAIN_SECONDS 2.0 /* wind-down bound after the measured window */
 
 struct conn {
     int fd;
@@ -149,6 +153,44 @@ static void on_event(struct worker *w, struct conn *c, uint32_t events, char *rb
     }
 }
 
+/* After the window: half-close every connection and read (and discard) until
+ * the server closes, so that servers see a clean EOF instead of a reset from
+ * closing with unread echo data. Bounded by DRAIN_SECONDS. */
+static void wind_down(struct worker *w, struct epoll_event *events, char *rbuf)
+{
+    for (int i = 0; i < w->nconn; i++) {
+        struct conn *c = &w->conns[i];
+        if (c->fd >= 0) {
+            shutdown(c->fd, SHUT_WR);
+            set_out(w, c, 0);
+        }
+    }
+    double stop = now() + DRAIN_SECONDS;
+    while (w->live > 0) {
+        double left = stop - now();
+        if (left <= 0)
+            break;
+        int n = epoll_wait(w->epfd, events, MAX_EVENTS, (int)(left * 1000.0) + 1);
+        for (int i = 0; i < n; i++) {
+            struct conn *c = events[i].data.ptr;
+            if (c->fd < 0)
+                continue;
+            ssize_t r;
+            do
+                r = recv(c->fd, rbuf, RBUF_SIZE, 0);
+            while (r == RBUF_SIZE || (r < 0 && errno == EINTR));
+            if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+                close(c->fd); /* server closed (or failed): done with it */
+                c->fd = -1;
+                w->live--;
+            }
+        }
+    }
+    for (int i = 0; i < w->nconn; i++)
+        if (w->conns[i].fd >= 0)
+            close(w->conns[i].fd);
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -179,6 +221,7 @@ static void *worker_main(void *arg)
         }
     }
     w->end = now();
+    wind_down(w, events, rbuf);
     free(rbuf);
     return NULL;
 }

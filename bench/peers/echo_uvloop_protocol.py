@@ -14,7 +14,6 @@ eof_received() returns None and the transport closes after flushing.
 import asyncio
 import os
 import signal
-import socket
 import stat
 import sys
 
@@ -25,10 +24,7 @@ BACKLOG = 4096
 
 class EchoProtocol(asyncio.Protocol):
     def connection_made(self, transport):
-        self.transport = transport
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.transport = transport  # uvloop sets TCP_NODELAY on TCP transports itself
 
     def connection_lost(self, exc):
         self.transport = None

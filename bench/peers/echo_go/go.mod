@@ -1,0 +1,3 @@
+module echo_go
+
+go 1.19

@@ -29,6 +29,9 @@ pub struct BindOptions {
     /// Permissions for Unix socket files (e.g. `0o660`); `None` keeps the
     /// umask's choice.
     pub unix_mode: Option<u32>,
+    /// Set `SO_REUSEPORT` on TCP listeners, so [`Listener::sibling`] can
+    /// open more sockets on the same port for the kernel to balance across.
+    pub reuse_port: bool,
 }
 
 /// Why binding failed. Messages say where and what to do.
@@ -122,9 +125,9 @@ impl Listener {
                     // With port 0, the first bind picks the port and the rest
                     // follow it, so one name means one port.
                     addr.set_port(port);
-                    let l = bind_tcp(endpoint, addr, backlog)?;
+                    let l = bind_tcp(endpoint, addr, backlog, opts.reuse_port)?;
                     port = l.local_addr().map(|a| a.port()).unwrap_or(port);
-                    listeners.push(Listener::Tcp(l));
+                    listeners.push(Listener::Tcp(register_tcp(endpoint, l)?));
                 }
                 Ok(listeners)
             }
@@ -153,11 +156,103 @@ impl Listener {
         }
     }
 
+    /// Another listening socket on the same address, for another thread's
+    /// runtime: TCP binds a fresh `SO_REUSEPORT` socket (the kernel spreads
+    /// new connections across siblings; needs [`BindOptions::reuse_port`]),
+    /// a Unix listener shares this socket. Attach it with
+    /// [`DetachedListener::attach`] on the runtime that will accept.
+    pub fn sibling(&self, opts: &BindOptions) -> Result<DetachedListener, BindError> {
+        let endpoint = self
+            .local_endpoint()
+            .unwrap_or_else(|_| Endpoint::tcp("?", 0));
+        let io_err = |step| {
+            let endpoint = endpoint.clone();
+            move |error| BindError::Io {
+                endpoint,
+                step,
+                error,
+            }
+        };
+        match self {
+            Listener::Tcp(l) => {
+                let addr = l.local_addr().map_err(io_err("reading local address"))?;
+                let backlog = opts.backlog.unwrap_or_else(system_backlog) as i32;
+                Ok(DetachedListener::Tcp(bind_tcp(
+                    &endpoint, addr, backlog, true,
+                )?))
+            }
+            Listener::Unix(u) => {
+                let dup = socket2::SockRef::from(&u.listener)
+                    .try_clone()
+                    .map_err(io_err("sharing socket"))?;
+                Ok(DetachedListener::Unix {
+                    listener: dup.into(),
+                    path: u.path.clone(),
+                    owned: None,
+                })
+            }
+        }
+    }
+
+    /// Unregisters from the current runtime so the socket can move to
+    /// another one (the socket file, if ours, stays ours).
+    pub fn detach(self) -> io::Result<DetachedListener> {
+        match self {
+            Listener::Tcp(l) => Ok(DetachedListener::Tcp(l.into_std()?)),
+            Listener::Unix(mut u) => {
+                let owned = u.owned.take();
+                let path = std::mem::take(&mut u.path);
+                // `u` is dropped below without an owned file: nothing removed.
+                let listener = socket2::SockRef::from(&u.listener).try_clone()?;
+                Ok(DetachedListener::Unix {
+                    listener: listener.into(),
+                    path,
+                    owned,
+                })
+            }
+        }
+    }
+
     /// How to name a peer of this listener in logs.
     pub(crate) fn peer_of(&self, stream: &Stream) -> Peer {
         match (self, stream.peer()) {
             (Listener::Unix(u), Peer::Unix(None)) => Peer::Unix(Some(u.path.clone())),
             (_, peer) => peer,
+        }
+    }
+}
+
+/// A listening socket not yet registered with any runtime, so it can be
+/// moved to the thread that will accept on it.
+#[derive(Debug)]
+pub enum DetachedListener {
+    /// A TCP listener.
+    Tcp(std::net::TcpListener),
+    /// A Unix listener, its path, and whether it owns the socket file.
+    Unix {
+        /// The socket.
+        listener: std::os::unix::net::UnixListener,
+        /// Its path.
+        path: PathBuf,
+        /// (dev, inode) of the socket file to remove on drop, if ours.
+        owned: Option<(u64, u64)>,
+    },
+}
+
+impl DetachedListener {
+    /// Registers the socket with the current runtime.
+    pub fn attach(self) -> io::Result<Listener> {
+        match self {
+            DetachedListener::Tcp(l) => Ok(Listener::Tcp(TcpListener::from_std(l)?)),
+            DetachedListener::Unix {
+                listener,
+                path,
+                owned,
+            } => Ok(Listener::Unix(UnixSocketListener {
+                listener: UnixListener::from_std(listener)?,
+                path,
+                owned,
+            })),
         }
     }
 }
@@ -197,7 +292,20 @@ impl TryFrom<UnixListener> for Listener {
     }
 }
 
-fn bind_tcp(endpoint: &Endpoint, addr: SocketAddr, backlog: i32) -> Result<TcpListener, BindError> {
+fn register_tcp(endpoint: &Endpoint, l: std::net::TcpListener) -> Result<TcpListener, BindError> {
+    TcpListener::from_std(l).map_err(|error| BindError::Io {
+        endpoint: endpoint.clone(),
+        step: "registering with the runtime",
+        error,
+    })
+}
+
+fn bind_tcp(
+    endpoint: &Endpoint,
+    addr: SocketAddr,
+    backlog: i32,
+    reuse_port: bool,
+) -> Result<std::net::TcpListener, BindError> {
     let io_err = |step| {
         move |error| BindError::Io {
             endpoint: endpoint.clone(),
@@ -210,6 +318,11 @@ fn bind_tcp(endpoint: &Endpoint, addr: SocketAddr, backlog: i32) -> Result<TcpLi
     socket
         .set_reuse_address(true)
         .map_err(io_err("setting SO_REUSEADDR"))?;
+    if reuse_port {
+        socket
+            .set_reuse_port(true)
+            .map_err(io_err("setting SO_REUSEPORT"))?;
+    }
     if addr.is_ipv6() {
         socket
             .set_only_v6(true)
@@ -228,7 +341,7 @@ fn bind_tcp(endpoint: &Endpoint, addr: SocketAddr, backlog: i32) -> Result<TcpLi
     socket
         .set_nonblocking(true)
         .map_err(io_err("setting non-blocking"))?;
-    TcpListener::from_std(socket.into()).map_err(io_err("registering with the runtime"))
+    Ok(socket.into())
 }
 
 fn bind_unix(

@@ -66,14 +66,75 @@ pub struct ServeSummary {
     pub cut_at_shutdown: usize,
 }
 
-struct Shared<H> {
-    handler: H,
+/// State shared by every accept loop and connection of one server, across
+/// runtimes when the server is sharded.
+struct Lifecycle {
     idle_timeout: Option<Duration>,
     conns: Arc<Semaphore>,
     stop_accepting: CancellationToken,
     hard_stop: CancellationToken,
-    tracker: TaskTracker,
+    /// Accept loops; all must end before `connections` is closed.
+    acceptors: TaskTracker,
+    connections: TaskTracker,
     accepted: AtomicU64,
+}
+
+impl Lifecycle {
+    fn new(max_conns: usize, idle_timeout: Option<Duration>) -> Arc<Self> {
+        Arc::new(Lifecycle {
+            idle_timeout,
+            conns: Arc::new(Semaphore::new(max_conns)),
+            stop_accepting: CancellationToken::new(),
+            hard_stop: CancellationToken::new(),
+            acceptors: TaskTracker::new(),
+            connections: TaskTracker::new(),
+            accepted: AtomicU64::new(0),
+        })
+    }
+
+    /// Starts accept loops for `listeners` on the current runtime.
+    fn start<H: Handler>(self: &Arc<Self>, listeners: Vec<Listener>, handler: &Arc<H>) {
+        for listener in listeners {
+            self.acceptors
+                .spawn(accept_loop(listener, self.clone(), handler.clone()));
+        }
+    }
+
+    /// Waits for `shutdown`, then stops accepting, waits up to `grace` for
+    /// open connections, and closes the rest.
+    async fn run_until(&self, shutdown: impl Future<Output = ()>, grace: Duration) -> ServeSummary {
+        shutdown.await;
+        tracing::info!("shutting down: no longer accepting connections");
+        self.stop_accepting.cancel();
+        // The loops drop their listeners (and socket files) as they end.
+        self.acceptors.close();
+        self.acceptors.wait().await;
+        self.connections.close();
+        if !self.connections.is_empty() {
+            tracing::info!(
+                open = self.connections.len(),
+                grace = %humantime::format_duration(grace),
+                "waiting for open connections to finish"
+            );
+        }
+        let mut cut_at_shutdown = 0;
+        if tokio::time::timeout(grace, self.connections.wait())
+            .await
+            .is_err()
+        {
+            cut_at_shutdown = self.connections.len();
+            tracing::warn!(
+                open = cut_at_shutdown,
+                "grace period over: closing remaining connections"
+            );
+            self.hard_stop.cancel();
+            self.connections.wait().await;
+        }
+        ServeSummary {
+            accepted: self.accepted.load(Ordering::Relaxed),
+            cut_at_shutdown,
+        }
+    }
 }
 
 impl Server {
@@ -127,75 +188,120 @@ impl Server {
         self
     }
 
-    /// Serves until `shutdown` resolves, then shuts down gracefully.
+    /// Serves on the current runtime until `shutdown` resolves, then shuts
+    /// down gracefully.
     pub async fn serve<H: Handler>(
         self,
         handler: H,
         shutdown: impl Future<Output = ()>,
     ) -> ServeSummary {
-        let shared = Arc::new(Shared {
-            handler,
-            idle_timeout: self.idle_timeout,
-            conns: Arc::new(Semaphore::new(self.max_conns)),
-            stop_accepting: CancellationToken::new(),
-            hard_stop: CancellationToken::new(),
-            tracker: TaskTracker::new(),
-            accepted: AtomicU64::new(0),
-        });
-        let accept_loops: Vec<_> = self
+        let life = Lifecycle::new(self.max_conns, self.idle_timeout);
+        life.start(self.listeners, &Arc::new(handler));
+        life.run_until(shutdown, self.grace).await
+    }
+
+    /// Serves with one single-threaded runtime per shard, each on its own OS
+    /// thread with its own listeners (see [`Listener::sibling`]): no work
+    /// stealing, no cross-thread wake-ups, the kernel balancing connections.
+    /// TCP listeners must have been bound with [`BindOptions::reuse_port`].
+    /// Call it outside any runtime, while the runtime the listeners were
+    /// bound on is still alive. Blocks the calling thread, which runs the
+    /// first shard; `shutdown` is built and awaited there.
+    pub fn serve_sharded<H, F, Fut>(
+        self,
+        shards: usize,
+        opts: &BindOptions,
+        handler: H,
+        shutdown: F,
+    ) -> io::Result<ServeSummary>
+    where
+        H: Handler,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = ()>,
+    {
+        let life = Lifecycle::new(self.max_conns, self.idle_timeout);
+        let handler = Arc::new(handler);
+        let mut siblings = Vec::new();
+        for _ in 1..shards.max(1) {
+            let set = self
+                .listeners
+                .iter()
+                .map(|l| l.sibling(opts))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(io::Error::other)?;
+            siblings.push(set);
+        }
+        let own = self
             .listeners
             .into_iter()
-            .map(|l| tokio::spawn(accept_loop(l, shared.clone())))
-            .collect();
-
-        shutdown.await;
-        tracing::info!("shutting down: no longer accepting connections");
-        shared.stop_accepting.cancel();
-        for task in accept_loops {
-            // The loops drop their listeners (and socket files) as they end.
-            let _ = task.await;
+            .map(Listener::detach)
+            .collect::<io::Result<Vec<_>>>()?;
+        let mut threads = Vec::new();
+        for (i, set) in siblings.into_iter().enumerate() {
+            let (life, handler) = (life.clone(), handler.clone());
+            let thread = std::thread::Builder::new()
+                .name(format!("ricochet-shard-{}", i + 1))
+                .spawn(move || -> io::Result<()> {
+                    let rt = current_thread_runtime()?;
+                    rt.block_on(async {
+                        let listeners = set
+                            .into_iter()
+                            .map(|d| d.attach())
+                            .collect::<io::Result<Vec<_>>>()?;
+                        life.start(listeners, &handler);
+                        // Keep driving this shard's connections until the
+                        // whole server is done.
+                        life.acceptors.wait().await;
+                        life.connections.wait().await;
+                        Ok(())
+                    })
+                })?;
+            threads.push(thread);
         }
-        shared.tracker.close();
-        let mut cut_at_shutdown = 0;
-        if !shared.tracker.is_empty() {
-            tracing::info!(
-                open = shared.tracker.len(),
-                grace = %humantime::format_duration(self.grace),
-                "waiting for open connections to finish"
-            );
+        let rt = current_thread_runtime()?;
+        let summary = rt.block_on(async {
+            let listeners = own
+                .into_iter()
+                .map(|d| d.attach())
+                .collect::<io::Result<Vec<_>>>();
+            let listeners = match listeners {
+                Ok(l) => l,
+                Err(e) => {
+                    // Release the other shards before failing.
+                    life.run_until(async {}, Duration::ZERO).await;
+                    return Err(e);
+                }
+            };
+            life.start(listeners, &handler);
+            io::Result::Ok(life.run_until(shutdown(), self.grace).await)
+        });
+        for t in threads {
+            t.join()
+                .map_err(|_| io::Error::other("a server shard panicked"))??;
         }
-        if tokio::time::timeout(self.grace, shared.tracker.wait())
-            .await
-            .is_err()
-        {
-            cut_at_shutdown = shared.tracker.len();
-            tracing::warn!(
-                open = cut_at_shutdown,
-                "grace period over: closing remaining connections"
-            );
-            shared.hard_stop.cancel();
-            shared.tracker.wait().await;
-        }
-        ServeSummary {
-            accepted: shared.accepted.load(Ordering::Relaxed),
-            cut_at_shutdown,
-        }
+        summary
     }
 }
 
-async fn accept_loop<H: Handler>(listener: Listener, shared: Arc<Shared<H>>) {
+fn current_thread_runtime() -> io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
+async fn accept_loop<H: Handler>(listener: Listener, life: Arc<Lifecycle>, handler: Arc<H>) {
     let mut backoff = MIN_BACKOFF;
     loop {
         // Permit first: at the limit we stop calling accept(), and new
         // clients queue in the kernel rather than in our memory.
         let permit = tokio::select! {
             biased;
-            _ = shared.stop_accepting.cancelled() => return,
-            p = shared.conns.clone().acquire_owned() => p.expect("semaphore is never closed"),
+            _ = life.stop_accepting.cancelled() => return,
+            p = life.conns.clone().acquire_owned() => p.expect("semaphore is never closed"),
         };
         let stream = tokio::select! {
             biased;
-            _ = shared.stop_accepting.cancelled() => return,
+            _ = life.stop_accepting.cancelled() => return,
             r = listener.accept() => r,
         };
         let stream = match stream {
@@ -212,25 +318,25 @@ async fn accept_loop<H: Handler>(listener: Listener, shared: Arc<Shared<H>>) {
                 tracing::warn!(error = %e, retry_in = ?backoff, "accept failed; backing off");
                 drop(permit);
                 tokio::select! {
-                    _ = shared.stop_accepting.cancelled() => return,
+                    _ = life.stop_accepting.cancelled() => return,
                     _ = tokio::time::sleep(backoff) => {}
                 }
                 backoff = (backoff * 2).min(MAX_BACKOFF);
                 continue;
             }
         };
-        shared.accepted.fetch_add(1, Ordering::Relaxed);
+        life.accepted.fetch_add(1, Ordering::Relaxed);
         let peer = listener.peer_of(&stream);
-        let task_shared = shared.clone();
-        shared.tracker.spawn(async move {
-            let shared = task_shared;
+        let (task_life, handler) = (life.clone(), handler.clone());
+        life.connections.spawn(async move {
+            let life = task_life;
             let _permit = permit;
-            let mut conn = Connection::new(stream, peer, shared.idle_timeout);
+            let mut conn = Connection::new(stream, peer, life.idle_timeout);
             tracing::info!(peer = %conn.peer(), "open");
             let result = tokio::select! {
                 biased;
-                r = shared.handler.handle(&mut conn) => r,
-                _ = shared.hard_stop.cancelled() => Err(io::Error::other("closed at shutdown")),
+                r = handler.handle(&mut conn) => r,
+                _ = life.hard_stop.cancelled() => Err(io::Error::other("closed at shutdown")),
             };
             let duration = conn.age();
             match result {

@@ -56,9 +56,24 @@ pub struct ServeArgs {
     #[arg(long, env = "RICOCHET_BACKLOG")]
     pub backlog: Option<u32>,
 
-    /// Worker threads [default: one per core]
+    /// Threads serving connections [default: one per core]
     #[arg(long, env = "RICOCHET_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
+
+    /// per-core: one single-threaded runtime per thread, each with its own
+    /// SO_REUSEPORT listener (fastest, no cross-thread hops);
+    /// work-stealing: tokio's multi-threaded scheduler (evens out skewed load).
+    #[arg(long, value_enum, default_value_t = RuntimeKind::PerCore, env = "RICOCHET_RUNTIME")]
+    pub runtime: RuntimeKind,
+}
+
+/// `--runtime` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RuntimeKind {
+    /// One current-thread runtime per thread, SO_REUSEPORT listeners.
+    PerCore,
+    /// One multi-threaded, work-stealing runtime.
+    WorkStealing,
 }
 
 /// `--mode` values.
@@ -111,56 +126,77 @@ pub fn run(mut args: ServeArgs) -> anyhow::Result<ExitCode> {
     if args.endpoints.is_empty() {
         args.endpoints.push(Endpoint::default_serve());
     }
-    let mut rt = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = args.threads {
-        rt.worker_threads(n.into());
+    let threads = args
+        .threads
+        .map(usize::from)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let opts = BindOptions {
+        backlog: args.backlog,
+        unix_mode: args.unix_mode,
+        reuse_port: args.runtime == RuntimeKind::PerCore,
+    };
+    let rt = match args.runtime {
+        RuntimeKind::PerCore => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        RuntimeKind::WorkStealing => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build(),
     }
-    let rt = rt
-        .enable_all()
-        .build()
-        .context("could not start the async runtime")?;
-    rt.block_on(async move {
-        let opts = BindOptions {
-            backlog: args.backlog,
-            unix_mode: args.unix_mode,
-        };
-        let mut listeners = Vec::new();
-        for endpoint in &args.endpoints {
-            listeners.extend(ricochet::Listener::bind(endpoint, &opts).await?);
-        }
-        let server = Server::from_listeners(listeners)
-            .max_conns(args.max_conns)
-            .idle_timeout(args.idle_timeout)
-            .grace(args.grace);
-        let mut stdout = std::io::stdout().lock();
-        for endpoint in server.local_endpoints()? {
-            writeln!(stdout, "listening on {endpoint}")?;
-        }
-        stdout.flush()?;
-        drop(stdout);
-        tracing::info!(mode = ?args.mode, max_conns = args.max_conns, "serving");
+    .context("could not start the async runtime")?;
+    let server = rt.block_on(bind(&args, &opts))?;
+    let summary = match args.runtime {
+        RuntimeKind::WorkStealing => rt.block_on(server.serve(args.mode(), until_signalled())),
+        RuntimeKind::PerCore => server
+            .serve_sharded(threads, &opts, args.mode(), until_signalled)
+            .context("could not start server threads")?,
+    };
+    tracing::info!(
+        accepted = summary.accepted,
+        cut = summary.cut_at_shutdown,
+        "stopped"
+    );
+    Ok(ExitCode::SUCCESS)
+}
 
-        // First signal: graceful shutdown. Second: leave now.
-        let mut signals = Signals::new()?;
-        let stop = tokio_util::sync::CancellationToken::new();
-        tokio::spawn({
-            let stop = stop.clone();
-            async move {
-                signals.recv().await;
-                stop.cancel();
-                signals.recv().await;
-                tracing::warn!("second signal: exiting without waiting");
-                std::process::exit(130);
-            }
-        });
-        let summary = server.serve(args.mode(), stop.cancelled_owned()).await;
-        tracing::info!(
-            accepted = summary.accepted,
-            cut = summary.cut_at_shutdown,
-            "stopped"
-        );
-        Ok(ExitCode::SUCCESS)
-    })
+/// Binds every endpoint and prints where we listen. Signal handlers are
+/// installed first, so a SIGTERM that follows the "listening on" line
+/// always means a graceful shutdown, never the default exit.
+async fn bind(args: &ServeArgs, opts: &BindOptions) -> anyhow::Result<Server> {
+    drop(Signals::new()?);
+    let mut listeners = Vec::new();
+    for endpoint in &args.endpoints {
+        listeners.extend(ricochet::Listener::bind(endpoint, opts).await?);
+    }
+    let server = Server::from_listeners(listeners)
+        .max_conns(args.max_conns)
+        .idle_timeout(args.idle_timeout)
+        .grace(args.grace);
+    let mut stdout = std::io::stdout().lock();
+    for endpoint in server.local_endpoints()? {
+        writeln!(stdout, "listening on {endpoint}")?;
+    }
+    stdout.flush()?;
+    tracing::info!(mode = ?args.mode, runtime = ?args.runtime, max_conns = args.max_conns, "serving");
+    Ok(server)
+}
+
+/// Resolves at the first SIGINT/SIGTERM; a second one exits at once.
+async fn until_signalled() {
+    let mut signals = match Signals::new() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("{e:#}; shutting down");
+            return;
+        }
+    };
+    signals.recv().await;
+    tokio::spawn(async move {
+        signals.recv().await;
+        tracing::warn!("second signal: exiting without waiting");
+        std::process::exit(130);
+    });
 }
 
 /// SIGINT and SIGTERM as one stream of events.

@@ -236,29 +236,67 @@ impl Server {
             .into_iter()
             .map(Listener::detach)
             .collect::<io::Result<Vec<_>>>()?;
+        // Every shard builds its runtime and registers its listeners before
+        // any shard accepts, so a failure (EMFILE, say) is reported now
+        // rather than leaving a listener whose connections nobody accepts.
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<io::Result<()>>();
         let mut threads = Vec::new();
+        let mut startup: io::Result<()> = Ok(());
         for (i, set) in siblings.into_iter().enumerate() {
-            let (life, handler) = (life.clone(), handler.clone());
-            let thread = std::thread::Builder::new()
+            let (life, handler, ready) = (life.clone(), handler.clone(), ready_tx.clone());
+            let spawned = std::thread::Builder::new()
                 .name(format!("ricochet-shard-{}", i + 1))
-                .spawn(move || -> io::Result<()> {
-                    let rt = current_thread_runtime()?;
+                .spawn(move || {
+                    let attached = current_thread_runtime().and_then(|rt| {
+                        let listeners = rt.block_on(async {
+                            set.into_iter()
+                                .map(|d| d.attach())
+                                .collect::<io::Result<Vec<_>>>()
+                        })?;
+                        Ok((rt, listeners))
+                    });
+                    let (rt, listeners) = match attached {
+                        Ok(ok) => ok,
+                        Err(e) => return drop(ready.send(Err(e))),
+                    };
+                    let _ = ready.send(Ok(()));
                     rt.block_on(async {
-                        let listeners = set
-                            .into_iter()
-                            .map(|d| d.attach())
-                            .collect::<io::Result<Vec<_>>>()?;
                         life.start(listeners, &handler);
                         // Keep driving this shard's connections until the
                         // whole server is done.
                         life.acceptors.wait().await;
                         life.connections.wait().await;
-                        Ok(())
-                    })
-                })?;
-            threads.push(thread);
+                    });
+                });
+            match spawned {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    startup = Err(e);
+                    break;
+                }
+            }
         }
-        let rt = current_thread_runtime()?;
+        drop(ready_tx);
+        for _ in 0..threads.len() {
+            let r = ready_rx
+                .recv()
+                .unwrap_or_else(|_| Err(io::Error::other("a server shard died while starting")));
+            startup = startup.and(r);
+        }
+        let rt = current_thread_runtime();
+        let rt = match (startup, rt) {
+            (Ok(()), Ok(rt)) => rt,
+            (Err(e), _) | (_, Err(e)) => {
+                // Release the shards that did start, then fail.
+                life.stop_accepting.cancel();
+                life.acceptors.close();
+                life.connections.close();
+                for t in threads {
+                    let _ = t.join();
+                }
+                return Err(e);
+            }
+        };
         let summary = rt.block_on(async {
             let listeners = own
                 .into_iter()
@@ -267,17 +305,16 @@ impl Server {
             let listeners = match listeners {
                 Ok(l) => l,
                 Err(e) => {
-                    // Release the other shards before failing.
                     life.run_until(async {}, Duration::ZERO).await;
                     return Err(e);
                 }
             };
             life.start(listeners, &handler);
-            io::Result::Ok(life.run_until(shutdown(), self.grace).await)
+            Ok(life.run_until(shutdown(), self.grace).await)
         });
         for t in threads {
             t.join()
-                .map_err(|_| io::Error::other("a server shard panicked"))??;
+                .map_err(|_| io::Error::other("a server shard panicked"))?;
         }
         summary
     }

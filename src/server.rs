@@ -3,8 +3,9 @@
 //! [`Server`] owns listening sockets and runs a [`Handler`] for every
 //! connection in its own task, like `asyncio.start_server`. It does what
 //! a deployed server must and the tutorial leaves out:
-//! - a connection limit taken *before* `accept()`, so excess clients wait in
-//!   the kernel backlog instead of costing memory here;
+//! - a connection limit: at the limit each accept loop stops after one
+//!   more `accept()`, so excess clients wait in the kernel backlog instead
+//!   of costing memory here;
 //! - `accept()` failures (EMFILE under load) back off exponentially instead
 //!   of killing the server or spinning;
 //! - graceful shutdown: when the shutdown future resolves, stop accepting
@@ -170,7 +171,8 @@ impl Server {
             .collect()
     }
 
-    /// At most `n` connections at once (at least 1); more wait in the backlog.
+    /// At most `n` connections served at once (at least 1); more wait in the
+    /// backlog, except one per listener, accepted and waiting for a slot.
     pub fn max_conns(mut self, n: usize) -> Self {
         self.max_conns = n.clamp(1, Semaphore::MAX_PERMITS);
         self
@@ -329,13 +331,6 @@ fn current_thread_runtime() -> io::Result<tokio::runtime::Runtime> {
 async fn accept_loop<H: Handler>(listener: Listener, life: Arc<Lifecycle>, handler: Arc<H>) {
     let mut backoff = MIN_BACKOFF;
     loop {
-        // Permit first: at the limit we stop calling accept(), and new
-        // clients queue in the kernel rather than in our memory.
-        let permit = tokio::select! {
-            biased;
-            _ = life.stop_accepting.cancelled() => return,
-            p = life.conns.clone().acquire_owned() => p.expect("semaphore is never closed"),
-        };
         let stream = tokio::select! {
             biased;
             _ = life.stop_accepting.cancelled() => return,
@@ -353,7 +348,6 @@ async fn accept_loop<H: Handler>(listener: Listener, life: Arc<Lifecycle>, handl
             }
             Err(e) => {
                 tracing::warn!(error = %e, retry_in = ?backoff, "accept failed; backing off");
-                drop(permit);
                 tokio::select! {
                     _ = life.stop_accepting.cancelled() => return,
                     _ = tokio::time::sleep(backoff) => {}
@@ -361,6 +355,17 @@ async fn accept_loop<H: Handler>(listener: Listener, life: Arc<Lifecycle>, handl
                 backoff = (backoff * 2).min(MAX_BACKOFF);
                 continue;
             }
+        };
+        // At the limit this loop stops here, holding one accepted client
+        // and accepting no more: the rest queue in the kernel's backlog, not
+        // in our memory. (Taking the permit before accept() would be tidier
+        // with one listener, but with several — shards, or TCP plus Unix —
+        // an idle listener could sit on the last permit while clients queue
+        // on another.)
+        let permit = tokio::select! {
+            biased;
+            _ = life.stop_accepting.cancelled() => return,
+            p = life.conns.clone().acquire_owned() => p.expect("semaphore is never closed"),
         };
         life.accepted.fetch_add(1, Ordering::Relaxed);
         let peer = listener.peer_of(&stream);

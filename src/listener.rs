@@ -125,6 +125,9 @@ impl Listener {
                     // With port 0, the first bind picks the port and the rest
                     // follow it, so one name means one port.
                     addr.set_port(port);
+                    if opts.reuse_port && port != 0 {
+                        ensure_port_free(endpoint, addr)?;
+                    }
                     let l = bind_tcp(endpoint, addr, backlog, opts.reuse_port)?;
                     port = l.local_addr().map(|a| a.port()).unwrap_or(port);
                     listeners.push(Listener::Tcp(register_tcp(endpoint, l)?));
@@ -300,12 +303,41 @@ fn register_tcp(endpoint: &Endpoint, l: std::net::TcpListener) -> Result<TcpList
     })
 }
 
+/// `SO_REUSEPORT` would let us join another server's port and silently take
+/// part of its traffic. A plain bind first fails if anyone listens there.
+fn ensure_port_free(endpoint: &Endpoint, addr: SocketAddr) -> Result<(), BindError> {
+    let probe = bind_tcp_socket(endpoint, addr, false)?;
+    drop(probe);
+    Ok(())
+}
+
 fn bind_tcp(
     endpoint: &Endpoint,
     addr: SocketAddr,
     backlog: i32,
     reuse_port: bool,
 ) -> Result<std::net::TcpListener, BindError> {
+    let io_err = |step| {
+        move |error| BindError::Io {
+            endpoint: endpoint.clone(),
+            step,
+            error,
+        }
+    };
+    let socket = bind_tcp_socket(endpoint, addr, reuse_port)?;
+    socket.listen(backlog).map_err(io_err("listening"))?;
+    socket
+        .set_nonblocking(true)
+        .map_err(io_err("setting non-blocking"))?;
+    Ok(socket.into())
+}
+
+/// A TCP socket bound (not listening) to `addr`.
+fn bind_tcp_socket(
+    endpoint: &Endpoint,
+    addr: SocketAddr,
+    reuse_port: bool,
+) -> Result<Socket, BindError> {
     let io_err = |step| {
         move |error| BindError::Io {
             endpoint: endpoint.clone(),
@@ -337,11 +369,7 @@ fn bind_tcp(
             io_err("binding")(error)
         }
     })?;
-    socket.listen(backlog).map_err(io_err("listening"))?;
-    socket
-        .set_nonblocking(true)
-        .map_err(io_err("setting non-blocking"))?;
-    Ok(socket.into())
+    Ok(socket)
 }
 
 fn bind_unix(
@@ -390,26 +418,36 @@ fn bind_unix(
             io_err("binding")(error)
         }
     })?;
-    let meta = fs::symlink_metadata(path).map_err(io_err("reading socket file"))?;
-    let guard_id = (meta.dev(), meta.ino());
-    // From here on the file is ours: build the guard first so any later
-    // failure still removes it.
-    let std_listener: std::os::unix::net::UnixListener = socket.into();
-    std_listener
-        .set_nonblocking(true)
-        .map_err(io_err("setting non-blocking"))?;
-    let listener = UnixSocketListener {
-        listener: UnixListener::from_std(std_listener)
-            .map_err(io_err("registering with the runtime"))?,
-        path: path.to_owned(),
-        owned: Some(guard_id),
+    // The file is ours now: remove it if any later step fails.
+    let cleanup = |e: BindError| {
+        let _ = fs::remove_file(path);
+        e
     };
+    let meta = fs::symlink_metadata(path)
+        .map_err(io_err("reading socket file"))
+        .map_err(cleanup)?;
     if let Some(mode) = mode {
         fs::set_permissions(path, fs::Permissions::from_mode(mode))
-            .map_err(io_err("setting socket permissions"))?;
+            .map_err(io_err("setting socket permissions"))
+            .map_err(cleanup)?;
     }
-    socket2::SockRef::from(&listener.listener)
+    // listen() before registering with the runtime: an epoll registration
+    // of a bound, not-yet-listening socket reports a hang-up, which tokio
+    // would remember and then spin on.
+    socket
         .listen(backlog)
-        .map_err(io_err("listening"))?;
+        .map_err(io_err("listening"))
+        .map_err(cleanup)?;
+    socket
+        .set_nonblocking(true)
+        .map_err(io_err("setting non-blocking"))
+        .map_err(cleanup)?;
+    let listener = UnixSocketListener {
+        listener: UnixListener::from_std(socket.into())
+            .map_err(io_err("registering with the runtime"))
+            .map_err(cleanup)?,
+        path: path.to_owned(),
+        owned: Some((meta.dev(), meta.ino())),
+    };
     Ok(Listener::Unix(listener))
 }

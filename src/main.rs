@@ -26,6 +26,12 @@ fn main() -> ExitCode {
 /// Maps the first error in the chain that we know to its exit code.
 fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
+        if cause
+            .downcast_ref::<ricochet::endpoint::ParseError>()
+            .is_some()
+        {
+            return exit::USAGE;
+        }
         let connect = cause.downcast_ref::<ConnectError>().or_else(|| {
             match cause.downcast_ref::<SendError>() {
                 Some(SendError::Connect(c)) => Some(c),

@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use clap::{ArgAction, Parser, Subcommand};
 
-/// Exit codes, documented in `--help` and the README. 0 is success and 2
-/// a bad command line (clap's own code).
+/// Exit codes, documented in `--help` and the README. 0 is success.
 pub mod exit {
+    /// Bad command line (clap's own code for its errors, ours for the rest).
+    pub const USAGE: u8 = 2;
     /// Any failure without a more specific code.
     pub const FAILURE: u8 = 1;
     /// Connection refused or unreachable.

@@ -21,10 +21,12 @@ is complete.
 
   ricochet send 'Hello World!'                   # to tcp://localhost:1234
   ricochet send unix:/tmp/echo.sock 'Hello'
+  ricochet send unix:/tmp/echo.sock < request.bin  # lone URL: pipe stdin
   ricochet send tcp://[::1]:7 - --check < file.bin > echo.bin")]
 pub struct SendArgs {
-    /// [ENDPOINT] MESSAGE: the endpoint defaults to tcp://localhost:1234 and
-    /// the message to stdin ('-').
+    /// [ENDPOINT] [MESSAGE]: the endpoint defaults to tcp://localhost:1234
+    /// and the message to stdin ('-'). A lone argument is the message,
+    /// unless it starts with tcp:// or unix:.
     #[arg(num_args = 0..=2, value_names = ["ENDPOINT", "MESSAGE"])]
     pub args: Vec<String>,
 
@@ -41,6 +43,13 @@ pub struct SendArgs {
 pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
     let (endpoint, message) = match args.args.as_slice() {
         [] => (Endpoint::default_serve(), None),
+        // An explicit URL alone is an endpoint to pipe stdin to, not a
+        // message: nobody means to send the text "tcp://host:7".
+        [e] if e.starts_with("tcp://") || e.starts_with("unix:") => (
+            e.parse::<Endpoint>()
+                .with_context(|| format!("bad endpoint '{e}'"))?,
+            None,
+        ),
         [m] => (Endpoint::default_serve(), Some(m.as_str())),
         [e, m] => (
             e.parse::<Endpoint>()

@@ -145,11 +145,13 @@ pub fn run(mut args: ServeArgs) -> anyhow::Result<ExitCode> {
             .build(),
     }
     .context("could not start the async runtime")?;
-    let server = rt.block_on(bind(&args, &opts))?;
+    let (server, signals) = rt.block_on(bind(&args, &opts))?;
     let summary = match args.runtime {
-        RuntimeKind::WorkStealing => rt.block_on(server.serve(args.mode(), until_signalled())),
+        RuntimeKind::WorkStealing => {
+            rt.block_on(server.serve(args.mode(), until_signalled(signals)))
+        }
         RuntimeKind::PerCore => server
-            .serve_sharded(threads, &opts, args.mode(), until_signalled)
+            .serve_sharded(threads, &opts, args.mode(), || until_signalled(signals))
             .context("could not start server threads")?,
     };
     tracing::info!(
@@ -160,11 +162,13 @@ pub fn run(mut args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Binds every endpoint and prints where we listen. Signal handlers are
-/// installed first, so a SIGTERM that follows the "listening on" line
-/// always means a graceful shutdown, never the default exit.
-async fn bind(args: &ServeArgs, opts: &BindOptions) -> anyhow::Result<Server> {
-    drop(Signals::new()?);
+/// Binds every endpoint and prints where we listen. Signals are subscribed
+/// to first, so a SIGTERM that follows the "listening on" line always means
+/// a graceful shutdown: never the default exit, never lost. (Signal streams
+/// are not tied to the runtime that made them, so the per-core shards can
+/// await them on another.)
+async fn bind(args: &ServeArgs, opts: &BindOptions) -> anyhow::Result<(Server, Signals)> {
+    let signals = Signals::new()?;
     let mut listeners = Vec::new();
     for endpoint in &args.endpoints {
         listeners.extend(ricochet::Listener::bind(endpoint, opts).await?);
@@ -179,18 +183,11 @@ async fn bind(args: &ServeArgs, opts: &BindOptions) -> anyhow::Result<Server> {
     }
     stdout.flush()?;
     tracing::info!(mode = ?args.mode, runtime = ?args.runtime, max_conns = args.max_conns, "serving");
-    Ok(server)
+    Ok((server, signals))
 }
 
 /// Resolves at the first SIGINT/SIGTERM; a second one exits at once.
-async fn until_signalled() {
-    let mut signals = match Signals::new() {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!("{e:#}; shutting down");
-            return;
-        }
-    };
+async fn until_signalled(mut signals: Signals) {
     signals.recv().await;
     tokio::spawn(async move {
         signals.recv().await;

@@ -22,40 +22,46 @@ pub const POOL_BUFFER_SIZE: usize = 64 * 1024;
 /// Buffers kept per worker thread; beyond this they are freed.
 const POOL_KEEP: usize = 32;
 
+type Block = Box<[u8; POOL_BUFFER_SIZE]>;
+
 thread_local! {
-    static POOL: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+    static POOL: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A read buffer borrowed from the current thread's pool; it goes back to
-/// whichever thread drops it.
-pub struct PooledBuf(Vec<u8>);
+/// whichever thread drops it. One pointer wide, so holding an
+/// `Option<PooledBuf>` in a connection's state costs 8 bytes.
+pub struct PooledBuf(Option<Block>);
 
 impl PooledBuf {
     /// Takes a buffer of [`POOL_BUFFER_SIZE`] bytes.
     pub fn take() -> Self {
-        let buf = POOL
-            .with(|p| p.borrow_mut().pop())
-            .unwrap_or_else(|| vec![0; POOL_BUFFER_SIZE]);
-        PooledBuf(buf)
+        let buf = POOL.with(|p| p.borrow_mut().pop()).unwrap_or_else(|| {
+            vec![0; POOL_BUFFER_SIZE]
+                .into_boxed_slice()
+                .try_into()
+                .expect("length is POOL_BUFFER_SIZE")
+        });
+        PooledBuf(Some(buf))
     }
 }
 
 impl std::ops::Deref for PooledBuf {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        &self.0
+        self.0.as_deref().expect("present until drop")
     }
 }
 
 impl std::ops::DerefMut for PooledBuf {
     fn deref_mut(&mut self) -> &mut [u8] {
-        &mut self.0
+        self.0.as_deref_mut().expect("present until drop")
     }
 }
 
 impl Drop for PooledBuf {
     fn drop(&mut self) {
-        let buf = std::mem::take(&mut self.0);
+        let Some(buf) = self.0.take() else { return };
         let _ = POOL.try_with(|p| {
             let mut p = p.borrow_mut();
             if p.len() < POOL_KEEP {

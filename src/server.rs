@@ -69,7 +69,8 @@ pub struct ServeSummary {
 
 /// State shared by every accept loop and connection of one server, across
 /// runtimes when the server is sharded.
-struct Lifecycle {
+struct Lifecycle<H> {
+    handler: H,
     idle_timeout: Option<Duration>,
     conns: Arc<Semaphore>,
     stop_accepting: CancellationToken,
@@ -80,9 +81,10 @@ struct Lifecycle {
     accepted: AtomicU64,
 }
 
-impl Lifecycle {
-    fn new(max_conns: usize, idle_timeout: Option<Duration>) -> Arc<Self> {
+impl<H: Handler> Lifecycle<H> {
+    fn new(handler: H, max_conns: usize, idle_timeout: Option<Duration>) -> Arc<Self> {
         Arc::new(Lifecycle {
+            handler,
             idle_timeout,
             conns: Arc::new(Semaphore::new(max_conns)),
             stop_accepting: CancellationToken::new(),
@@ -94,10 +96,9 @@ impl Lifecycle {
     }
 
     /// Starts accept loops for `listeners` on the current runtime.
-    fn start<H: Handler>(self: &Arc<Self>, listeners: Vec<Listener>, handler: &Arc<H>) {
+    fn start(self: &Arc<Self>, listeners: Vec<Listener>) {
         for listener in listeners {
-            self.acceptors
-                .spawn(accept_loop(listener, self.clone(), handler.clone()));
+            self.acceptors.spawn(accept_loop(listener, self.clone()));
         }
     }
 
@@ -197,8 +198,8 @@ impl Server {
         handler: H,
         shutdown: impl Future<Output = ()>,
     ) -> ServeSummary {
-        let life = Lifecycle::new(self.max_conns, self.idle_timeout);
-        life.start(self.listeners, &Arc::new(handler));
+        let life = Lifecycle::new(handler, self.max_conns, self.idle_timeout);
+        life.start(self.listeners);
         life.run_until(shutdown, self.grace).await
     }
 
@@ -221,8 +222,7 @@ impl Server {
         F: FnOnce() -> Fut,
         Fut: Future<Output = ()>,
     {
-        let life = Lifecycle::new(self.max_conns, self.idle_timeout);
-        let handler = Arc::new(handler);
+        let life = Lifecycle::new(handler, self.max_conns, self.idle_timeout);
         let mut siblings = Vec::new();
         for _ in 1..shards.max(1) {
             let set = self
@@ -245,7 +245,7 @@ impl Server {
         let mut threads = Vec::new();
         let mut startup: io::Result<()> = Ok(());
         for (i, set) in siblings.into_iter().enumerate() {
-            let (life, handler, ready) = (life.clone(), handler.clone(), ready_tx.clone());
+            let (life, ready) = (life.clone(), ready_tx.clone());
             let spawned = std::thread::Builder::new()
                 .name(format!("ricochet-shard-{}", i + 1))
                 .spawn(move || {
@@ -263,7 +263,7 @@ impl Server {
                     };
                     let _ = ready.send(Ok(()));
                     rt.block_on(async {
-                        life.start(listeners, &handler);
+                        life.start(listeners);
                         // Keep driving this shard's connections until the
                         // whole server is done.
                         life.acceptors.wait().await;
@@ -311,7 +311,7 @@ impl Server {
                     return Err(e);
                 }
             };
-            life.start(listeners, &handler);
+            life.start(listeners);
             Ok(life.run_until(shutdown(), self.grace).await)
         });
         for t in threads {
@@ -328,7 +328,7 @@ fn current_thread_runtime() -> io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
-async fn accept_loop<H: Handler>(listener: Listener, life: Arc<Lifecycle>, handler: Arc<H>) {
+async fn accept_loop<H: Handler>(listener: Listener, life: Arc<Lifecycle<H>>) {
     let mut backoff = MIN_BACKOFF;
     loop {
         let stream = tokio::select! {
@@ -362,34 +362,60 @@ async fn accept_loop<H: Handler>(listener: Listener, life: Arc<Lifecycle>, handl
         // with one listener, but with several — shards, or TCP plus Unix —
         // an idle listener could sit on the last permit while clients queue
         // on another.)
-        let permit = tokio::select! {
+        tokio::select! {
             biased;
             _ = life.stop_accepting.cancelled() => return,
-            p = life.conns.clone().acquire_owned() => p.expect("semaphore is never closed"),
+            p = life.conns.acquire() => p.expect("semaphore is never closed").forget(),
         };
         life.accepted.fetch_add(1, Ordering::Relaxed);
         let peer = listener.peer_of(&stream);
-        let (task_life, handler) = (life.clone(), handler.clone());
-        life.connections.spawn(async move {
-            let life = task_life;
-            let _permit = permit;
-            let mut conn = Connection::new(stream, peer, life.idle_timeout);
-            tracing::info!(peer = %conn.peer(), "open");
-            let result = UnlessCancelled::new(handler.handle(&mut conn), &life.hard_stop)
-                .await
-                .unwrap_or_else(|| Err(io::Error::other("closed at shutdown")));
-            let duration = conn.age();
-            match result {
-                Ok(()) => tracing::info!(
-                    peer = %conn.peer(), bytes_in = conn.bytes_in(), bytes_out = conn.bytes_out(),
-                    ?duration, "closed"
-                ),
-                Err(error) => tracing::info!(
-                    peer = %conn.peer(), bytes_in = conn.bytes_in(), bytes_out = conn.bytes_out(),
-                    ?duration, %error, "closed"
-                ),
-            }
-        });
+        let conn = Connection::new(stream, peer, life.idle_timeout);
+        life.connections
+            .spawn(serve_connection(conn, Slot(life.clone())));
+    }
+}
+
+/// One taken `--max-conns` slot, given back on drop, plus the server's
+/// shared state: one pointer per connection task for both.
+struct Slot<H>(Arc<Lifecycle<H>>);
+
+impl<H> Drop for Slot<H> {
+    fn drop(&mut self) {
+        self.0.conns.add_permits(1);
+    }
+}
+
+/// A connection's task. Everything it holds lives for as long as the
+/// connection does, idle or not, so it is kept lean: the connection, one
+/// pointer, and the handler's future. (A plain `async fn` would store its
+/// arguments twice — rust-lang/rust#62958 — so the block below captures
+/// them once and works on them in place.)
+#[allow(clippy::manual_async_fn)] // deliberately not `async fn`: see above
+fn serve_connection<H: Handler>(
+    mut conn: Connection,
+    slot: Slot<H>,
+) -> impl Future<Output = ()> + Send {
+    async move {
+        let life = &slot.0;
+        tracing::info!(peer = %conn.peer(), "open");
+        let result = UnlessCancelled::new(life.handler.handle(&mut conn), &life.hard_stop)
+            .await
+            .unwrap_or_else(|| Err(io::Error::other("closed at shutdown")));
+        log_closed(&conn, result);
+    }
+}
+
+fn log_closed(conn: &Connection, result: io::Result<()>) {
+    let duration = conn.age();
+    match result {
+        Ok(()) => tracing::info!(
+            peer = %conn.peer(), bytes_in = conn.bytes_in(), bytes_out = conn.bytes_out(),
+            ?duration, "closed"
+        ),
+        Err(error) => tracing::info!(
+            peer = %conn.peer(), bytes_in = conn.bytes_in(), bytes_out = conn.bytes_out(),
+            ?duration, %error, "closed"
+        ),
     }
 }
 

@@ -29,13 +29,17 @@ use crate::connection::{Connection, PooledBuf, POOL_BUFFER_SIZE};
 use crate::handler::Handler;
 use crate::stream::Stream;
 
+const _: () = assert!(POOL_BUFFER_SIZE <= u32::MAX as usize, "Echo counts in u32");
+
 /// Echoes everything until end of stream, then half-closes our side.
 #[derive(Debug, Clone, Default)]
 pub struct StreamEcho;
 
 impl Handler for StreamEcho {
     async fn handle(&self, conn: &mut Connection) -> io::Result<()> {
-        let idle = conn.idle_timeout().map(IdleTimer::new);
+        let idle = conn
+            .idle_timeout()
+            .map(|limit| Box::new(IdleTimer::new(limit)));
         let mut echo = Echo {
             stream: conn.stream(),
             buf: None,
@@ -46,7 +50,7 @@ impl Handler for StreamEcho {
         };
         let result = (&mut echo).await;
         // Bytes read = bytes echoed + bytes still owed (non-zero on error).
-        let (echoed, owed) = (echo.echoed, (echo.filled - echo.written) as u64);
+        let (echoed, owed) = (echo.echoed, u64::from(echo.filled - echo.written));
         drop(echo);
         conn.count(echoed + owed, echoed);
         result?;
@@ -59,10 +63,12 @@ impl Handler for StreamEcho {
 struct Echo<'a> {
     stream: &'a mut Stream,
     buf: Option<PooledBuf>,
-    filled: usize,
-    written: usize,
+    filled: u32,
+    written: u32,
     echoed: u64,
-    idle: Option<IdleTimer>,
+    /// Boxed: most servers run without an idle timeout, and every idle
+    /// connection would pay for the inline space.
+    idle: Option<Box<IdleTimer>>,
 }
 
 struct IdleTimer {
@@ -119,10 +125,11 @@ impl Future for Echo<'_> {
         loop {
             if this.written < this.filled {
                 let buf = this.buf.as_deref().expect("bytes owed imply a buffer");
-                match Pin::new(&mut *this.stream).poll_write(cx, &buf[this.written..this.filled]) {
+                let owed = &buf[this.written as usize..this.filled as usize];
+                match Pin::new(&mut *this.stream).poll_write(cx, owed) {
                     Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
                     Poll::Ready(Ok(n)) => {
-                        this.written += n;
+                        this.written += n as u32; // n <= POOL_BUFFER_SIZE
                         this.echoed += n as u64;
                         this.progress();
                         continue;
@@ -134,7 +141,7 @@ impl Future for Echo<'_> {
             // Everything owed is written. A full read means more may be
             // waiting: keep the buffer and read again. Otherwise the socket
             // was drained: give the buffer back before waiting.
-            if this.filled < POOL_BUFFER_SIZE {
+            if (this.filled as usize) < POOL_BUFFER_SIZE {
                 this.buf = None;
             }
             this.filled = 0;
@@ -156,7 +163,7 @@ impl Future for Echo<'_> {
                         return Poll::Ready(Ok(()));
                     }
                     tracing::debug!(data = %String::from_utf8_lossy(&buf[..n]), "received");
-                    this.filled = n;
+                    this.filled = n as u32; // n <= POOL_BUFFER_SIZE
                     this.progress();
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),

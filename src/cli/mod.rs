@@ -50,7 +50,7 @@ pub struct Cli {
     #[arg(short, long, global = true, env = "RICOCHET_QUIET")]
     pub quiet: bool,
 
-    /// Print more: -v shows each message received, -vv every read.
+    /// Print more: -v shows each message received, -vv everything.
     #[arg(short, long, global = true, action = ArgAction::Count)]
     pub verbose: u8,
 
@@ -84,14 +84,14 @@ impl Cli {
 
 fn init_logging(quiet: bool, verbose: u8) {
     use tracing_subscriber::EnvFilter;
-    let level = match (quiet, verbose) {
-        (true, _) => "warn",
-        (false, 0) => "info",
-        (false, 1) => "debug",
+    let directives = match (quiet, verbose) {
+        (true, _) => "ricochet=warn,warn",
+        (false, 0) => "ricochet=info,warn",
+        (false, 1) => "ricochet=debug,warn",
         (false, _) => "trace",
     };
-    let filter = EnvFilter::try_from_env("RICOCHET_LOG")
-        .unwrap_or_else(|_| EnvFilter::new(format!("ricochet={level},warn")));
+    let filter =
+        EnvFilter::try_from_env("RICOCHET_LOG").unwrap_or_else(|_| EnvFilter::new(directives));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -36,7 +36,7 @@ impl Handler for LineEcho {
             match conn.readline(self.max_line).await {
                 Ok(line) if line.is_empty() => return conn.shutdown().await,
                 Ok(line) => {
-                    tracing::trace!(peer = %conn.peer(), data = %String::from_utf8_lossy(&line), "line received");
+                    tracing::debug!(peer = %conn.peer(), data = %String::from_utf8_lossy(&line), "line received");
                     conn.write_all(&line).await?;
                     if line.last() != Some(&b'\n') {
                         return conn.shutdown().await;

@@ -88,9 +88,22 @@ pub enum Listener {
 pub struct UnixSocketListener {
     listener: UnixListener,
     path: PathBuf,
+    /// The same path, shared by the `Peer` of every connection.
+    shared_path: std::sync::Arc<Path>,
     /// (dev, inode) of the file we bound, so we never remove a file that
     /// another server put there after us. `None` for adopted listeners.
     owned: Option<(u64, u64)>,
+}
+
+impl UnixSocketListener {
+    fn new(listener: UnixListener, path: PathBuf, owned: Option<(u64, u64)>) -> Self {
+        UnixSocketListener {
+            listener,
+            shared_path: path.as_path().into(),
+            path,
+            owned,
+        }
+    }
 }
 
 impl Drop for UnixSocketListener {
@@ -146,16 +159,25 @@ impl Listener {
         }
     }
 
-    /// Accepts one connection. TCP streams get `TCP_NODELAY`: echo replies
-    /// are small and latency-bound, and Nagle would hold them back.
-    pub async fn accept(&self) -> io::Result<Stream> {
+    /// Accepts one connection and names its peer (Unix clients are
+    /// usually unnamed, so they are named after the socket they came in
+    /// on). TCP streams get `TCP_NODELAY`: echo replies are small and
+    /// latency-bound, and Nagle would hold them back.
+    pub async fn accept(&self) -> io::Result<(Stream, Peer)> {
         match self {
             Listener::Tcp(l) => {
-                let (s, _) = l.accept().await?;
+                let (s, addr) = l.accept().await?;
                 s.set_nodelay(true)?;
-                Ok(Stream::Tcp(s))
+                Ok((Stream::Tcp(s), Peer::Tcp(addr)))
             }
-            Listener::Unix(u) => Ok(Stream::Unix(u.listener.accept().await?.0)),
+            Listener::Unix(u) => {
+                let (s, addr) = u.listener.accept().await?;
+                let peer = match addr.as_pathname() {
+                    Some(path) => Peer::Unix(Some(path.into())),
+                    None => Peer::Unix(Some(u.shared_path.clone())),
+                };
+                Ok((Stream::Unix(s), peer))
+            }
         }
     }
 
@@ -215,14 +237,6 @@ impl Listener {
             }
         }
     }
-
-    /// How to name a peer of this listener in logs.
-    pub(crate) fn peer_of(&self, stream: &Stream) -> Peer {
-        match (self, stream.peer()) {
-            (Listener::Unix(u), Peer::Unix(None)) => Peer::Unix(Some(u.path.clone())),
-            (_, peer) => peer,
-        }
-    }
 }
 
 /// A listening socket not yet registered with any runtime, so it can be
@@ -251,11 +265,11 @@ impl DetachedListener {
                 listener,
                 path,
                 owned,
-            } => Ok(Listener::Unix(UnixSocketListener {
-                listener: UnixListener::from_std(listener)?,
+            } => Ok(Listener::Unix(UnixSocketListener::new(
+                UnixListener::from_std(listener)?,
                 path,
                 owned,
-            })),
+            ))),
         }
     }
 }
@@ -287,11 +301,9 @@ impl TryFrom<UnixListener> for Listener {
             .as_pathname()
             .map(Path::to_path_buf)
             .unwrap_or_default();
-        Ok(Listener::Unix(UnixSocketListener {
-            listener,
-            path,
-            owned: None,
-        }))
+        Ok(Listener::Unix(UnixSocketListener::new(
+            listener, path, None,
+        )))
     }
 }
 
@@ -442,12 +454,12 @@ fn bind_unix(
         .set_nonblocking(true)
         .map_err(io_err("setting non-blocking"))
         .map_err(cleanup)?;
-    let listener = UnixSocketListener {
-        listener: UnixListener::from_std(socket.into())
+    let listener = UnixSocketListener::new(
+        UnixListener::from_std(socket.into())
             .map_err(io_err("registering with the runtime"))
             .map_err(cleanup)?,
-        path: path.to_owned(),
-        owned: Some((meta.dev(), meta.ino())),
-    };
+        path.to_owned(),
+        Some((meta.dev(), meta.ino())),
+    );
     Ok(Listener::Unix(listener))
 }

@@ -336,7 +336,7 @@ async fn accept_loop<H: Handler>(listener: Listener, life: Arc<Lifecycle<H>>) {
             _ = life.stop_accepting.cancelled() => return,
             r = listener.accept() => r,
         };
-        let stream = match stream {
+        let (stream, peer) = match stream {
             Ok(s) => {
                 backoff = MIN_BACKOFF;
                 s
@@ -368,7 +368,6 @@ async fn accept_loop<H: Handler>(listener: Listener, life: Arc<Lifecycle<H>>) {
             p = life.conns.acquire() => p.expect("semaphore is never closed").forget(),
         };
         life.accepted.fetch_add(1, Ordering::Relaxed);
-        let peer = listener.peer_of(&stream);
         let conn = Connection::new(stream, peer, life.idle_timeout);
         life.connections
             .spawn(serve_connection(conn, Slot(life.clone())));

@@ -30,7 +30,7 @@ pub enum Peer {
     /// A TCP peer address.
     Tcp(SocketAddr),
     /// A Unix peer; usually unnamed, so we report the socket we serve.
-    Unix(Option<std::path::PathBuf>),
+    Unix(Option<std::sync::Arc<std::path::Path>>),
 }
 
 impl fmt::Display for Peer {

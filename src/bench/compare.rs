@@ -1,0 +1,219 @@
+//! Comparing targets honestly: interleaved rounds, per-round ratios and
+//! confidence intervals.
+//!
+//! [`crate::bench::run`] measures every target once per round, in order
+//! (A B A B ...), so slow drift on a shared machine hits all targets alike.
+//! From the rounds this module computes, for messages/s, p50 and p99:
+//! - per target, the mean over rounds ± a 95% confidence interval from
+//!   Student's t: `mean ± t(0.975, n−1) · s / √n`;
+//! - against the first target, the ratio *per round* (`B_r / A_r`, pairing
+//!   runs that were adjacent in time, which cancels drift common to both)
+//!   and the same interval over those ratios.
+//!
+//! With one round there is no interval: one sample says nothing about noise.
+//! An interval that excludes 1 is what "X is faster than Y" should rest on.
+
+use crate::bench::stats::TargetResult;
+use crate::endpoint::Endpoint;
+
+/// Confidence level of every interval.
+pub const CONFIDENCE: f64 = 0.95;
+/// How the intervals are computed, for reports.
+pub const METHOD: &str = "mean over rounds ± t(0.975, n-1)·s/√n (Student t, 95%); ratios are paired per round (target_r / first_r)";
+
+/// A mean with its confidence interval.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Estimate {
+    /// Mean of the samples.
+    pub mean: f64,
+    /// 95% confidence interval (low, high); `None` with fewer than two samples.
+    pub interval: Option<(f64, f64)>,
+    /// Number of samples (rounds).
+    pub n: usize,
+}
+
+impl Estimate {
+    /// The estimate from `samples`; `None` if there are none.
+    ///
+    /// ```
+    /// use ricochet::bench::compare::Estimate;
+    ///
+    /// let e = Estimate::from_samples(&[9.0, 10.0, 11.0]).unwrap();
+    /// assert_eq!(e.mean, 10.0);
+    /// let (lo, hi) = e.interval.unwrap();
+    /// assert!((hi - 10.0 - 4.303 / 3f64.sqrt()).abs() < 1e-9 && lo < 10.0);
+    /// assert!(Estimate::from_samples(&[1.0]).unwrap().interval.is_none());
+    /// ```
+    pub fn from_samples(samples: &[f64]) -> Option<Self> {
+        let n = samples.len();
+        if n == 0 {
+            return None;
+        }
+        let mean = samples.iter().sum::<f64>() / n as f64;
+        let interval = (n >= 2).then(|| {
+            let var = samples.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+            let half = t_975(n - 1) * var.sqrt() / (n as f64).sqrt();
+            (mean - half, mean + half)
+        });
+        Some(Estimate { mean, interval, n })
+    }
+
+    /// Half the interval's width, if there is one.
+    pub fn half_width(&self) -> Option<f64> {
+        self.interval.map(|(lo, hi)| (hi - lo) / 2.0)
+    }
+
+    /// Whether the interval lies wholly above or below `value`.
+    pub fn excludes(&self, value: f64) -> bool {
+        matches!(self.interval, Some((lo, hi)) if value < lo || value > hi)
+    }
+}
+
+/// One target's figures and its ratios to the first target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetComparison {
+    /// The target.
+    pub endpoint: Endpoint,
+    /// Messages (or connections) per second.
+    pub messages_per_sec: Estimate,
+    /// Median latency, nanoseconds.
+    pub p50_ns: Estimate,
+    /// 99th percentile latency, nanoseconds.
+    pub p99_ns: Estimate,
+    /// Messages/s relative to the first target (higher is better).
+    pub ratio_messages_per_sec: Option<Estimate>,
+    /// p50 relative to the first target (lower is better).
+    pub ratio_p50: Option<Estimate>,
+    /// p99 relative to the first target (lower is better).
+    pub ratio_p99: Option<Estimate>,
+}
+
+/// Every target against the first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    /// Rounds compared.
+    pub rounds: usize,
+    /// One entry per target; the first is the baseline.
+    pub targets: Vec<TargetComparison>,
+}
+
+/// Compares `targets` (all with the same number of rounds) to the first.
+pub fn compare(targets: &[TargetResult]) -> Comparison {
+    type Figure = fn(&crate::bench::stats::RoundResult) -> f64;
+    let figures: [Figure; 3] = [
+        |r| r.messages_per_sec(),
+        |r| r.stats.latency_at(50.0) as f64,
+        |r| r.stats.latency_at(99.0) as f64,
+    ];
+    let baseline = targets.first();
+    let per_target = targets.iter().map(|t| {
+        let [msgs, p50, p99] = figures.map(|f| {
+            let values: Vec<f64> = t.rounds.iter().map(f).collect();
+            let ratios: Vec<f64> = baseline
+                .map(|b| {
+                    b.rounds
+                        .iter()
+                        .zip(&t.rounds)
+                        .map(|(b, r)| (f(b), f(r)))
+                        .filter(|&(b, _)| b > 0.0)
+                        .map(|(b, r)| r / b)
+                        .collect()
+                })
+                .unwrap_or_default();
+            (
+                Estimate::from_samples(&values).unwrap_or(Estimate {
+                    mean: 0.0,
+                    interval: None,
+                    n: 0,
+                }),
+                Estimate::from_samples(&ratios),
+            )
+        });
+        TargetComparison {
+            endpoint: t.endpoint.clone(),
+            messages_per_sec: msgs.0,
+            p50_ns: p50.0,
+            p99_ns: p99.0,
+            ratio_messages_per_sec: msgs.1,
+            ratio_p50: p50.1,
+            ratio_p99: p99.1,
+        }
+    });
+    Comparison {
+        rounds: targets.first().map_or(0, |t| t.rounds.len()),
+        targets: per_target.collect(),
+    }
+}
+
+/// Student's t quantile for a two-sided 95% interval with `df` degrees of
+/// freedom: a table up to 30, then the Cornish-Fisher expansion (error
+/// below 0.001 there).
+pub fn t_975(df: usize) -> f64 {
+    const TABLE: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042,
+    ];
+    match df {
+        0 => f64::INFINITY,
+        1..=30 => TABLE[df - 1],
+        _ => {
+            let z: f64 = 1.959_964;
+            let d = df as f64;
+            z + (z.powi(3) + z) / (4.0 * d)
+                + (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / (96.0 * d * d)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::stats::{RoundResult, Stats};
+    use std::time::Duration;
+
+    fn target(name: &str, msgs: &[u64]) -> TargetResult {
+        TargetResult {
+            endpoint: Endpoint::tcp(name, 1),
+            rounds: msgs
+                .iter()
+                .enumerate()
+                .map(|(i, &m)| RoundResult {
+                    round: i + 1,
+                    started: Duration::ZERO,
+                    seconds: 1.0,
+                    stats: Stats {
+                        messages: m,
+                        ..Stats::default()
+                    },
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn paired_ratios_cancel_common_drift() {
+        // Both targets drift from 100 to 200 across rounds, B always 10% up:
+        // the paired ratio is exactly 1.1 with a zero-width interval.
+        let a = target("a", &[100, 150, 200]);
+        let b = target("b", &[110, 165, 220]);
+        let c = compare(&[a, b]);
+        let r = c.targets[1].ratio_messages_per_sec.unwrap();
+        assert!((r.mean - 1.1).abs() < 1e-9);
+        assert!(r.half_width().unwrap() < 1e-9);
+        assert!(r.excludes(1.0));
+        let base = c.targets[0].ratio_messages_per_sec.unwrap();
+        assert_eq!(base.mean, 1.0);
+        // The unpaired means are far too noisy to say the same.
+        assert!(!c.targets[1]
+            .messages_per_sec
+            .excludes(c.targets[0].messages_per_sec.mean));
+    }
+
+    #[test]
+    fn t_quantiles_are_continuous_past_the_table() {
+        assert!((t_975(30) - 2.042).abs() < 1e-3);
+        assert!((t_975(31) - 2.040).abs() < 2e-3);
+        assert!((t_975(1000) - 1.962).abs() < 1e-3);
+    }
+}

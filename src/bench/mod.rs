@@ -1,0 +1,363 @@
+//! Load generation: `ricochet bench` as a library.
+//!
+//! [`run`] takes a [`BenchConfig`] (plain data, no command-line types),
+//! probes every target, runs the rounds, and returns [`BenchResults`]; the
+//! [`report`] formats turn those into text, JSON, an HdrHistogram log or an
+//! SVG plot. The pieces, each in its own module:
+//! - [`target`]: a target resolved once, source addresses to spread over;
+//! - `probe`: reachable? an echo server? (fail fast, never hang);
+//! - `driver`: load threads, the closed and open loops — moves bytes only;
+//! - [`payload`]: the messages (line-safe, built once);
+//! - [`stats`]: per-thread histograms and error counts, merged at the end;
+//! - [`compare`]: several targets in interleaved rounds, with confidence
+//!   intervals;
+//! - [`progress`]: the live view while a round runs.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use ricochet::bench::{self, progress::Silent, report::{Report, Text}, BenchConfig};
+//!
+//! let config = BenchConfig {
+//!     targets: vec!["tcp://127.0.0.1:1234".parse()?],
+//!     connections: 10,
+//!     size: 1024,
+//!     duration: Duration::from_secs(5),
+//!     ..BenchConfig::default()
+//! };
+//! let results = bench::run(&config, &mut Silent)?;
+//! print!("{}", String::from_utf8_lossy(&Text.render(&results)?));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod compare;
+mod driver;
+pub mod payload;
+mod probe;
+pub mod progress;
+pub mod report;
+pub mod stats;
+pub mod target;
+
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::endpoint::{ConnectError, Endpoint};
+
+pub use compare::Comparison;
+pub use payload::PayloadKind;
+pub use probe::NotEcho;
+pub use progress::Progress;
+pub use stats::{ErrorKind, Stats, TargetResult};
+pub use target::SourceIps;
+
+/// Largest message, and largest batch (`size × pipeline`).
+pub const MAX_BATCH: usize = 64 * 1024 * 1024;
+/// Persistent connections above which `--source-ips auto` spreads them.
+pub const MANY_CONNECTIONS: usize = 10_000;
+/// How often progress is updated while a round runs.
+const TICK: Duration = Duration::from_millis(100);
+
+/// What traffic each connection slot generates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Workload {
+    /// Persistent connections exchanging messages (the default).
+    #[default]
+    Echo,
+    /// The tutorial's client, over and over: connect, send one message,
+    /// read the echo, close. Measures connections per second.
+    OneShot,
+    /// Connect and close, nothing sent: the accept path alone.
+    ConnectOnly,
+}
+
+impl Workload {
+    /// The name used in reports and the JSON schema.
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Echo => "echo",
+            Workload::OneShot => "one_shot",
+            Workload::ConnectOnly => "connect_only",
+        }
+    }
+
+    /// What one counted unit is: a message, or a whole connection.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Workload::Echo => "messages",
+            Workload::OneShot | Workload::ConnectOnly => "connections",
+        }
+    }
+}
+
+/// A benchmark, independent of any command line.
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    /// Servers to measure; several make a comparison.
+    pub targets: Vec<Endpoint>,
+    /// What each connection slot does.
+    pub workload: Workload,
+    /// Concurrent connection slots.
+    pub connections: usize,
+    /// Bytes per message (the last one is `\n`).
+    pub size: usize,
+    /// Messages in flight per connection: written together in the closed
+    /// loop, the most outstanding in the open loop.
+    pub pipeline: usize,
+    /// Message content.
+    pub payload: PayloadKind,
+    /// Open loop at this many messages per second across all connections;
+    /// `None` is the closed loop.
+    pub rate: Option<f64>,
+    /// Measured time per target and round.
+    pub duration: Duration,
+    /// Unmeasured time before each measured window (connections open here).
+    pub warmup: Duration,
+    /// Rounds; each runs every target once, in order.
+    pub rounds: usize,
+    /// Load threads (at most one per connection is used).
+    pub threads: usize,
+    /// Longest wait for a connection or for echo bytes owed.
+    pub timeout: Duration,
+    /// Source addresses for TCP connections.
+    pub source_ips: SourceIps,
+}
+
+impl Default for BenchConfig {
+    fn default() -> Self {
+        BenchConfig {
+            targets: Vec::new(),
+            workload: Workload::Echo,
+            connections: 10,
+            size: 1024,
+            pipeline: 1,
+            payload: PayloadKind::Fixed,
+            rate: None,
+            duration: Duration::from_secs(10),
+            warmup: Duration::from_secs(1),
+            rounds: 1,
+            threads: default_threads(),
+            timeout: Duration::from_secs(5),
+            source_ips: SourceIps::Auto,
+        }
+    }
+}
+
+/// One load thread per core available to this process.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+impl BenchConfig {
+    /// Checks the options fit together.
+    pub fn validate(&self) -> Result<(), BenchError> {
+        let bad = |why: &'static str| Err(BenchError::Config(why));
+        if self.targets.is_empty() {
+            return bad("at least one target is needed");
+        }
+        if self.connections == 0 {
+            return bad("--connections must be at least 1");
+        }
+        if self.size == 0 || self.pipeline == 0 {
+            return bad("--size and --pipeline must be at least 1");
+        }
+        if self.size.saturating_mul(self.pipeline) > MAX_BATCH {
+            return bad("--size × --pipeline must be at most 64 MiB");
+        }
+        if self.pipeline > 1 && self.workload != Workload::Echo {
+            return bad(
+                "--pipeline needs persistent connections (not --one-shot or --connect-only)",
+            );
+        }
+        if let Some(rate) = self.rate {
+            if !(rate.is_finite() && rate > 0.0) {
+                return bad("--rate must be a positive number of messages per second");
+            }
+        }
+        if self.duration.is_zero() {
+            return bad("--duration must be more than 0");
+        }
+        if self.rounds == 0 || self.threads == 0 {
+            return bad("--rounds and --threads must be at least 1");
+        }
+        if self.timeout.is_zero() {
+            return bad("--timeout must be more than 0");
+        }
+        Ok(())
+    }
+
+    /// Threads actually used: no more than connections.
+    pub fn effective_threads(&self) -> usize {
+        self.threads.min(self.connections).max(1)
+    }
+
+    /// Whether this is the open loop.
+    pub fn is_open_loop(&self) -> bool {
+        self.rate.is_some()
+    }
+}
+
+/// Why a benchmark could not run. Failures *during* the run are not errors:
+/// they are counted in [`Stats::errors`].
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// The options contradict each other.
+    #[error("invalid benchmark options: {0}")]
+    Config(&'static str),
+    /// A target is unreachable.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// A target answers, but not like an echo server.
+    #[error("{endpoint} does not look like an echo server: {reason}")]
+    NotEcho {
+        /// The target.
+        endpoint: Endpoint,
+        /// What it did instead.
+        reason: NotEcho,
+    },
+    /// A target echoes once per connection, then closes.
+    #[error("{endpoint} closed the connection after its first echo: it looks like a one-message server (such as `ricochet serve --mode once`); measure it with --one-shot")]
+    OneMessageServer {
+        /// The target.
+        endpoint: Endpoint,
+    },
+    /// `--source-ips` cannot reach a target.
+    #[error(transparent)]
+    SourceFamily(#[from] target::SourceFamilyError),
+    /// The probe could not learn the target's address.
+    #[error("probing {endpoint}: {error}")]
+    Probe {
+        /// The target.
+        endpoint: Endpoint,
+        /// The system error.
+        error: io::Error,
+    },
+    /// A load thread or runtime could not start.
+    #[error("could not run the load threads: {0}")]
+    Threads(io::Error),
+}
+
+/// Everything a run measured, ready for any report.
+#[derive(Debug, Clone)]
+pub struct BenchResults {
+    /// The configuration that ran.
+    pub config: BenchConfig,
+    /// When the run started (wall clock, for logs that merge runs).
+    pub started: SystemTime,
+    /// Load threads used.
+    pub threads: usize,
+    /// Per target, in the order given.
+    pub targets: Vec<TargetResult>,
+    /// Source addresses each target's connections used (empty: the
+    /// system's choice), in target order.
+    pub sources: Vec<Vec<std::net::IpAddr>>,
+    /// With several targets: each against the first.
+    pub comparison: Option<Comparison>,
+}
+
+impl BenchResults {
+    /// Mismatches plus short echoes over all targets and rounds. Non-zero
+    /// means some server did not echo faithfully.
+    pub fn verification_errors(&self) -> u64 {
+        self.targets
+            .iter()
+            .flat_map(|t| &t.rounds)
+            .map(|r| r.stats.errors.verification())
+            .sum()
+    }
+}
+
+/// Runs the benchmark: probes each target, then `rounds` rounds of every
+/// target in turn (A B A B ...), so drift on a shared machine hits all of
+/// them alike.
+pub fn run(config: &BenchConfig, progress: &mut dyn Progress) -> Result<BenchResults, BenchError> {
+    config.validate()?;
+    let started = SystemTime::now();
+    let t0 = Instant::now();
+    let targets = probe_all(config)?;
+    let threads = config.effective_threads();
+    let mut results: Vec<TargetResult> = targets
+        .iter()
+        .map(|t| TargetResult {
+            endpoint: t.endpoint.clone(),
+            rounds: Vec::new(),
+        })
+        .collect();
+    for round in 1..=config.rounds {
+        for (i, target) in targets.iter().enumerate() {
+            progress.round_started(&target.endpoint, i, round, config);
+            let start = Instant::now();
+            let plan = Arc::new(driver::Plan {
+                target: target.clone(),
+                workload: config.workload,
+                connections: config.connections,
+                threads,
+                size: config.size,
+                pipeline: config.pipeline,
+                payload: config.payload,
+                rate: config.rate,
+                timeout: config.timeout,
+                start,
+                measure_from: start + config.warmup,
+                end: start + config.warmup + config.duration,
+            });
+            let stats = driver::start(plan)
+                .and_then(|running| {
+                    running.wait(TICK, |messages, errors| {
+                        progress.tick(start.elapsed(), messages, errors)
+                    })
+                })
+                .map_err(BenchError::Threads)?;
+            results[i].rounds.push(stats::RoundResult {
+                round,
+                started: (start + config.warmup).saturating_duration_since(t0),
+                seconds: config.duration.as_secs_f64(),
+                stats,
+            });
+            progress.round_finished();
+        }
+    }
+    let comparison = (results.len() > 1).then(|| compare::compare(&results));
+    Ok(BenchResults {
+        config: config.clone(),
+        started,
+        threads,
+        sources: targets.iter().map(|t| t.sources().to_vec()).collect(),
+        targets: results,
+        comparison,
+    })
+}
+
+/// Probes every target before any load, so a typo in the last target fails
+/// the run at once, not after the first ones have been measured.
+fn probe_all(config: &BenchConfig) -> Result<Vec<Arc<target::Target>>, BenchError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(BenchError::Threads)?;
+    let message = payload::Payload::new(config.payload, config.size, 1, u64::MAX);
+    // New connections all the time, or more than one source's port range
+    // comfortably holds: spread them over source addresses.
+    let many_connections =
+        config.workload != Workload::Echo || config.connections > MANY_CONNECTIONS;
+    rt.block_on(async {
+        let mut targets = Vec::new();
+        for endpoint in &config.targets {
+            let address = probe::probe(
+                endpoint,
+                message.message(0),
+                config.workload,
+                config.timeout,
+            )
+            .await?;
+            let target = target::Target::new(
+                endpoint.clone(),
+                address,
+                &config.source_ips,
+                many_connections,
+            )?;
+            targets.push(Arc::new(target));
+        }
+        Ok(targets)
+    })
+}

@@ -549,6 +549,48 @@ fn comparison_interleaves_rounds_and_reports_ratios() {
         assert_eq!(per_tag[&t.endpoint.to_string()], t.total().histogram.len());
     }
 
+    // Two machines' logs merge into exactly twice the counts, per target
+    // and overall, in the library and through `bench --merge`.
+    let dir = tempfile::tempdir().unwrap();
+    let logs: Vec<_> = ["a.hlog", "b.hlog"]
+        .iter()
+        .map(|n| dir.path().join(n))
+        .collect();
+    for path in &logs {
+        std::fs::write(path, &log).unwrap();
+    }
+    let merged = ricochet::bench::merge::merge_logs(&logs).unwrap();
+    assert_eq!(merged.intervals, 8);
+    let total: u64 = r.targets.iter().map(|t| t.total().histogram.len()).sum();
+    assert_eq!(merged.all.len(), 2 * total);
+    for t in &r.targets {
+        assert_eq!(
+            merged.per_tag[&t.endpoint.to_string()].len(),
+            2 * t.total().histogram.len()
+        );
+    }
+    let out = ricochet()
+        .arg("bench")
+        .arg("--merge")
+        .args(&logs)
+        .output()
+        .unwrap();
+    expect(
+        &out,
+        0,
+        &out.stdout,
+        &["all", "p99.9", "8 intervals from 2 logs"],
+    );
+    let not_a_log = dir.path().join("notes.txt");
+    std::fs::write(&not_a_log, "hello\n").unwrap();
+    let out = ricochet()
+        .arg("bench")
+        .arg("--merge")
+        .arg(&not_a_log)
+        .output()
+        .unwrap();
+    expect(&out, 1, &out.stderr, &["notes.txt"]);
+
     let svg = String::from_utf8(Svg.render(&r).unwrap()).unwrap();
     assert!(
         svg.starts_with("<svg") && svg.contains("99%"),

@@ -31,6 +31,7 @@
 
 pub mod compare;
 mod driver;
+pub mod merge;
 pub mod payload;
 mod probe;
 pub mod progress;

@@ -179,13 +179,7 @@ impl Stats {
 
     /// Latency at `percentile` (0..=100) in nanoseconds; 0 when empty.
     pub fn latency_at(&self, percentile: f64) -> u64 {
-        if self.histogram.is_empty() {
-            0
-        } else if percentile >= 100.0 {
-            self.histogram.max()
-        } else {
-            self.histogram.value_at_percentile(percentile)
-        }
+        percentile_of(&self.histogram, percentile)
     }
 }
 
@@ -316,6 +310,18 @@ pub fn per_sec(count: u64, seconds: f64) -> f64 {
         count as f64 / seconds
     } else {
         0.0
+    }
+}
+
+/// The value at `percentile` (100 means the maximum), or 0 for an empty
+/// histogram.
+pub fn percentile_of(h: &Histogram<u64>, percentile: f64) -> u64 {
+    if h.is_empty() {
+        0
+    } else if percentile >= 100.0 {
+        h.max()
+    } else {
+        h.value_at_percentile(percentile)
     }
 }
 

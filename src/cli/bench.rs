@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use ricochet::bench::report::{HdrLog, Json, Report, Svg, Text};
+use ricochet::bench::merge::merge_logs;
+use ricochet::bench::report::json::JsonMerge;
+use ricochet::bench::report::{format, HdrLog, Json, Report, Svg, Text};
+use ricochet::bench::stats::{percentile_of, PERCENTILES};
 use ricochet::bench::{self, progress, BenchConfig, BenchError, PayloadKind, SourceIps, Workload};
 use ricochet::Endpoint;
 
@@ -44,11 +47,18 @@ Examples:
   ricochet bench tcp://127.0.0.1:1234 -c 10 --size 1KiB --duration 10s
   ricochet bench unix:/tmp/echo.sock --rate 50000 --json > run.json
   ricochet bench 127.0.0.1:1234 --one-shot -c 50 --hdr-log run.hlog
-  ricochet bench 127.0.0.1:1234 unix:/tmp/echo.sock --rounds 5 -d 3s --svg cmp.svg")]
+  ricochet bench 127.0.0.1:1234 unix:/tmp/echo.sock --rounds 5 -d 3s --svg cmp.svg
+  ricochet bench --merge machine1.hlog machine2.hlog    # one distribution")]
 pub struct BenchArgs {
     /// Echo servers to load: one to measure, several to compare.
-    #[arg(required = true, value_name = "ENDPOINT")]
+    #[arg(required_unless_present = "merge", value_name = "ENDPOINT")]
     pub targets: Vec<Endpoint>,
+
+    /// Instead of running load, merge HdrHistogram logs written with
+    /// --hdr-log (e.g. one per load machine) and print the latency
+    /// percentiles per target and overall.
+    #[arg(long, value_name = "LOG", num_args = 1.., conflicts_with = "targets")]
+    pub merge: Vec<PathBuf>,
 
     /// Concurrent connections (one-shot: concurrent connection slots).
     #[arg(short = 'c', long, default_value_t = 10, env = "RICOCHET_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
@@ -160,6 +170,9 @@ impl BenchArgs {
 /// Runs the benchmark and prints the results; exit code 6 if any echo was
 /// wrong or short.
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if !args.merge.is_empty() {
+        return merge(&args.merge, args.json);
+    }
     let config = args.config();
     let mut view: Box<dyn bench::Progress> = if std::io::stderr().is_terminal() {
         Box::new(progress::Bar::new())
@@ -187,6 +200,48 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         eprintln!("ricochet: {failed} echoes were wrong or short: verification failed");
         return Ok(ExitCode::from(exit::MISMATCH));
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--merge`: adds up the logs' histograms and prints their percentiles.
+fn merge(logs: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
+    let merged = merge_logs(logs)?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &JsonMerge::new(&merged))?;
+        writeln!(out)?;
+    } else {
+        let mut rows: Vec<(&str, &hdrhistogram::Histogram<u64>)> = merged
+            .per_tag
+            .iter()
+            .map(|(t, h)| (t.as_str(), h))
+            .collect();
+        rows.push(("all", &merged.all));
+        write!(out, "{:<32} {:>12}", "tag", "messages")?;
+        for (name, _) in PERCENTILES {
+            write!(out, " {name:>9}")?;
+        }
+        writeln!(out)?;
+        for (tag, h) in rows {
+            write!(
+                out,
+                "{:<32} {:>12}",
+                if tag.is_empty() { "(untagged)" } else { tag },
+                h.len()
+            )?;
+            for (_, p) in PERCENTILES {
+                write!(out, " {:>9}", format::latency(percentile_of(h, p) as f64))?;
+            }
+            writeln!(out)?;
+        }
+        writeln!(
+            out,
+            "{} intervals from {} logs",
+            merged.intervals,
+            logs.len()
+        )?;
+    }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -7,11 +7,12 @@
 //! changing the meaning of one is not. Every type is `Deserialize` too, so
 //! consumers written in Rust (and our tests) can read a report back.
 
+use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use crate::bench::compare::{self, Estimate};
 use crate::bench::report::{Report, ReportError};
-use crate::bench::stats::{per_sec, ErrorCounts, ErrorKind, Stats};
+use crate::bench::stats::{per_sec, percentile_of, ErrorCounts, ErrorKind, Stats};
 use crate::bench::BenchResults;
 
 /// The version of the schema below; bumped on incompatible changes.
@@ -286,8 +287,6 @@ impl From<&BenchResults> for JsonReport {
 }
 
 fn summary(s: &Stats, seconds: f64) -> JsonSummary {
-    let h = &s.histogram;
-    let empty = h.is_empty();
     JsonSummary {
         seconds,
         messages: s.messages,
@@ -296,18 +295,54 @@ fn summary(s: &Stats, seconds: f64) -> JsonSummary {
         bytes_per_sec: per_sec(s.bytes, seconds),
         connections: s.connections,
         errors: errors(&s.errors),
-        latency_ns: JsonLatency {
-            count: h.len(),
-            min: if empty { 0 } else { h.min() },
-            mean: if empty { 0.0 } else { h.mean() },
-            stdev: if empty { 0.0 } else { h.stdev() },
-            p50: s.latency_at(50.0),
-            p90: s.latency_at(90.0),
-            p99: s.latency_at(99.0),
-            p99_9: s.latency_at(99.9),
-            p99_99: s.latency_at(99.99),
-            max: s.latency_at(100.0),
-        },
+        latency_ns: latency_of(&s.histogram),
+    }
+}
+
+/// Summary of one latency histogram (nanoseconds); zeros when empty.
+pub fn latency_of(h: &Histogram<u64>) -> JsonLatency {
+    let empty = h.is_empty();
+    let at = |p: f64| percentile_of(h, p);
+    JsonLatency {
+        count: h.len(),
+        min: if empty { 0 } else { h.min() },
+        mean: if empty { 0.0 } else { h.mean() },
+        stdev: if empty { 0.0 } else { h.stdev() },
+        p50: at(50.0),
+        p90: at(90.0),
+        p99: at(99.0),
+        p99_9: at(99.9),
+        p99_99: at(99.99),
+        max: at(100.0),
+    }
+}
+
+/// `ricochet bench --merge` output: merged latency per tag and overall.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JsonMerge {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Intervals read from all logs.
+    pub intervals: usize,
+    /// Merged latency per interval tag (target endpoint).
+    pub tags: std::collections::BTreeMap<String, JsonLatency>,
+    /// Every interval together.
+    pub all: JsonLatency,
+}
+
+impl JsonMerge {
+    /// Summarises merged logs.
+    pub fn new(m: &crate::bench::merge::Merged) -> Self {
+        JsonMerge {
+            schema_version: SCHEMA_VERSION,
+            intervals: m.intervals,
+            tags: m
+                .per_tag
+                .iter()
+                .map(|(t, h)| (t.clone(), latency_of(h)))
+                .collect(),
+            all: latency_of(&m.all),
+        }
     }
 }
 

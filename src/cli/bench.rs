@@ -37,7 +37,7 @@ Source addresses: against an IPv4 loopback target, --one-shot and
 127.0.0.2-127.0.0.65 by default, so the client's ephemeral-port search does
 not cap the connection rate. --source-ips none turns this off.
 
-Progress: a bar on stderr when it is a terminal; nothing otherwise.
+Progress: a bar on stderr when it is a terminal (unless -q); nothing otherwise.
 
 Exit codes: 0 ok (connection errors are reported, not fatal), 1 failure
 (e.g. the target is not an echo server), 2 bad usage, 3 connection refused,
@@ -169,12 +169,12 @@ impl BenchArgs {
 
 /// Runs the benchmark and prints the results; exit code 6 if any echo was
 /// wrong or short.
-pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: BenchArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     if !args.merge.is_empty() {
         return merge(&args.merge, args.json);
     }
     let config = args.config();
-    let mut view: Box<dyn bench::Progress> = if std::io::stderr().is_terminal() {
+    let mut view: Box<dyn bench::Progress> = if !quiet && std::io::stderr().is_terminal() {
         Box::new(progress::Bar::new())
     } else {
         Box::new(progress::Silent)

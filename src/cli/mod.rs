@@ -77,7 +77,7 @@ impl Cli {
         match self.command {
             Command::Serve(args) => serve::run(args),
             Command::Send(args) => send::run(args),
-            Command::Bench(args) => bench::run(args),
+            Command::Bench(args) => bench::run(args, self.quiet),
         }
     }
 }

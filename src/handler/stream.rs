@@ -3,7 +3,7 @@
 //! This is the hot path, so it is a hand-written future rather than an
 //! `async fn`, for two reasons:
 //! - Memory: an idle connection waits for readability holding *no* buffer;
-//!   a 64 KiB buffer is borrowed from the thread's pool only while data
+//!   a 256 KiB buffer is borrowed from the thread's pool only while data
 //!   flows. The future itself is a few dozen bytes, where the equivalent
 //!   `async` block with per-await timeouts weighed over 600.
 //! - Syscalls: reads go through tokio's `poll_read`, which clears readiness

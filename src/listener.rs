@@ -116,6 +116,18 @@ impl Drop for UnixSocketListener {
     }
 }
 
+/// Maps a system error during `step` of binding `endpoint` to a [`BindError`].
+fn io_step<'a>(
+    endpoint: &'a Endpoint,
+    step: &'static str,
+) -> impl FnOnce(io::Error) -> BindError + 'a {
+    move |error| BindError::Io {
+        endpoint: endpoint.clone(),
+        step,
+        error,
+    }
+}
+
 /// The system's maximum listen backlog, or a sane fallback.
 pub fn system_backlog() -> u32 {
     fs::read_to_string("/proc/sys/net/core/somaxconn")
@@ -190,17 +202,11 @@ impl Listener {
         let endpoint = self
             .local_endpoint()
             .unwrap_or_else(|_| Endpoint::tcp("?", 0));
-        let io_err = |step| {
-            let endpoint = endpoint.clone();
-            move |error| BindError::Io {
-                endpoint,
-                step,
-                error,
-            }
-        };
         match self {
             Listener::Tcp(l) => {
-                let addr = l.local_addr().map_err(io_err("reading local address"))?;
+                let addr = l
+                    .local_addr()
+                    .map_err(io_step(&endpoint, "reading local address"))?;
                 let backlog = opts.backlog.unwrap_or_else(system_backlog) as i32;
                 Ok(DetachedListener::Tcp(bind_tcp(
                     &endpoint, addr, backlog, true,
@@ -209,7 +215,7 @@ impl Listener {
             Listener::Unix(u) => {
                 let dup = socket2::SockRef::from(&u.listener)
                     .try_clone()
-                    .map_err(io_err("sharing socket"))?;
+                    .map_err(io_step(&endpoint, "sharing socket"))?;
                 Ok(DetachedListener::Unix {
                     listener: dup.into(),
                     path: u.path.clone(),
@@ -329,18 +335,13 @@ fn bind_tcp(
     backlog: i32,
     reuse_port: bool,
 ) -> Result<std::net::TcpListener, BindError> {
-    let io_err = |step| {
-        move |error| BindError::Io {
-            endpoint: endpoint.clone(),
-            step,
-            error,
-        }
-    };
     let socket = bind_tcp_socket(endpoint, addr, reuse_port)?;
-    socket.listen(backlog).map_err(io_err("listening"))?;
+    socket
+        .listen(backlog)
+        .map_err(io_step(endpoint, "listening"))?;
     socket
         .set_nonblocking(true)
-        .map_err(io_err("setting non-blocking"))?;
+        .map_err(io_step(endpoint, "setting non-blocking"))?;
     Ok(socket.into())
 }
 
@@ -350,27 +351,20 @@ fn bind_tcp_socket(
     addr: SocketAddr,
     reuse_port: bool,
 ) -> Result<Socket, BindError> {
-    let io_err = |step| {
-        move |error| BindError::Io {
-            endpoint: endpoint.clone(),
-            step,
-            error,
-        }
-    };
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)
-        .map_err(io_err("creating socket"))?;
+        .map_err(io_step(endpoint, "creating socket"))?;
     socket
         .set_reuse_address(true)
-        .map_err(io_err("setting SO_REUSEADDR"))?;
+        .map_err(io_step(endpoint, "setting SO_REUSEADDR"))?;
     if reuse_port {
         socket
             .set_reuse_port(true)
-            .map_err(io_err("setting SO_REUSEPORT"))?;
+            .map_err(io_step(endpoint, "setting SO_REUSEPORT"))?;
     }
     if addr.is_ipv6() {
         socket
             .set_only_v6(true)
-            .map_err(io_err("setting IPV6_V6ONLY"))?;
+            .map_err(io_step(endpoint, "setting IPV6_V6ONLY"))?;
     }
     socket.bind(&addr.into()).map_err(|error| {
         if error.kind() == io::ErrorKind::AddrInUse {
@@ -378,7 +372,7 @@ fn bind_tcp_socket(
                 endpoint: endpoint.clone(),
             }
         } else {
-            io_err("binding")(error)
+            io_step(endpoint, "binding")(error)
         }
     })?;
     Ok(socket)
@@ -390,13 +384,6 @@ fn bind_unix(
     backlog: i32,
     mode: Option<u32>,
 ) -> Result<Listener, BindError> {
-    let io_err = |step| {
-        move |error| BindError::Io {
-            endpoint: endpoint.clone(),
-            step,
-            error,
-        }
-    };
     if let Ok(meta) = fs::symlink_metadata(path) {
         if !meta.file_type().is_socket() {
             return Err(BindError::NotASocket {
@@ -413,21 +400,21 @@ fn bind_unix(
             }
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
                 tracing::info!(path = %path.display(), "replacing stale socket file");
-                fs::remove_file(path).map_err(io_err("removing stale socket"))?;
+                fs::remove_file(path).map_err(io_step(endpoint, "removing stale socket"))?;
             }
-            Err(e) => return Err(io_err("probing existing socket")(e)),
+            Err(e) => return Err(io_step(endpoint, "probing existing socket")(e)),
         }
     }
-    let socket =
-        Socket::new(Domain::UNIX, Type::STREAM, None).map_err(io_err("creating socket"))?;
-    let addr = SockAddr::unix(path).map_err(io_err("building socket address"))?;
+    let socket = Socket::new(Domain::UNIX, Type::STREAM, None)
+        .map_err(io_step(endpoint, "creating socket"))?;
+    let addr = SockAddr::unix(path).map_err(io_step(endpoint, "building socket address"))?;
     socket.bind(&addr).map_err(|error| {
         if error.kind() == io::ErrorKind::AddrInUse {
             BindError::UnixLive {
                 endpoint: endpoint.clone(),
             }
         } else {
-            io_err("binding")(error)
+            io_step(endpoint, "binding")(error)
         }
     })?;
     // The file is ours now: remove it if any later step fails.
@@ -436,11 +423,11 @@ fn bind_unix(
         e
     };
     let meta = fs::symlink_metadata(path)
-        .map_err(io_err("reading socket file"))
+        .map_err(io_step(endpoint, "reading socket file"))
         .map_err(cleanup)?;
     if let Some(mode) = mode {
         fs::set_permissions(path, fs::Permissions::from_mode(mode))
-            .map_err(io_err("setting socket permissions"))
+            .map_err(io_step(endpoint, "setting socket permissions"))
             .map_err(cleanup)?;
     }
     // listen() before registering with the runtime: an epoll registration
@@ -448,15 +435,15 @@ fn bind_unix(
     // would remember and then spin on.
     socket
         .listen(backlog)
-        .map_err(io_err("listening"))
+        .map_err(io_step(endpoint, "listening"))
         .map_err(cleanup)?;
     socket
         .set_nonblocking(true)
-        .map_err(io_err("setting non-blocking"))
+        .map_err(io_step(endpoint, "setting non-blocking"))
         .map_err(cleanup)?;
     let listener = UnixSocketListener::new(
         UnixListener::from_std(socket.into())
-            .map_err(io_err("registering with the runtime"))
+            .map_err(io_step(endpoint, "registering with the runtime"))
             .map_err(cleanup)?,
         path.to_owned(),
         Some((meta.dev(), meta.ino())),

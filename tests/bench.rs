@@ -524,11 +524,28 @@ fn comparison_interleaves_rounds_and_reports_ratios() {
     assert!((base.mean - 1.0).abs() < 1e-9);
     let b = c.targets[1].ratio_messages_per_sec.unwrap();
     assert!(b.mean > 0.0 && b.interval.is_some());
+    // Tail latency is compared too: p99.9 is the mean of the rounds' p99.9.
+    let p999: Vec<f64> = r.targets[1]
+        .rounds
+        .iter()
+        .map(|round| round.stats.latency_at(99.9) as f64)
+        .collect();
+    assert!((c.targets[1].p99_9_ns.mean - (p999[0] + p999[1]) / 2.0).abs() < 1e-6);
+    assert!(c.targets[1].ratio_p99_9.is_some());
     let text = String::from_utf8(Text.render(&r).unwrap()).unwrap();
     assert!(
         text.contains("Comparison over 2 interleaved rounds"),
         "{text}"
     );
+    let header = text
+        .lines()
+        .find(|l| l.contains("ratio") && l.contains("p50"))
+        .unwrap();
+    assert!(header.contains("p99.9"), "{text}");
+    let json: JsonReport = serde_json::from_slice(&Json.render(&r).unwrap()).unwrap();
+    let jc = json.comparison.expect("comparison in JSON");
+    assert_eq!(jc.targets[1].p99_9_ns.mean, c.targets[1].p99_9_ns.mean);
+    assert!(jc.targets[1].ratio_p99_9.is_some());
 
     // The HdrHistogram log holds one interval per target and round, and
     // reads back to the same counts.

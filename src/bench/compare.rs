@@ -3,7 +3,7 @@
 //!
 //! [`crate::bench::run`] measures every target once per round, in order
 //! (A B A B ...), so slow drift on a shared machine hits all targets alike.
-//! From the rounds this module computes, for messages/s, p50 and p99:
+//! From the rounds this module computes, for messages/s, p50, p99 and p99.9:
 //! - per target, the mean over rounds ± a 95% confidence interval from
 //!   Student's t: `mean ± t(0.975, n−1) · s / √n`;
 //! - against the first target, the ratio *per round* (`B_r / A_r`, pairing
@@ -80,12 +80,16 @@ pub struct TargetComparison {
     pub p50_ns: Estimate,
     /// 99th percentile latency, nanoseconds.
     pub p99_ns: Estimate,
+    /// 99.9th percentile latency, nanoseconds.
+    pub p99_9_ns: Estimate,
     /// Messages/s relative to the first target (higher is better).
     pub ratio_messages_per_sec: Option<Estimate>,
     /// p50 relative to the first target (lower is better).
     pub ratio_p50: Option<Estimate>,
     /// p99 relative to the first target (lower is better).
     pub ratio_p99: Option<Estimate>,
+    /// p99.9 relative to the first target (lower is better).
+    pub ratio_p99_9: Option<Estimate>,
 }
 
 /// Every target against the first.
@@ -100,14 +104,15 @@ pub struct Comparison {
 /// Compares `targets` (all with the same number of rounds) to the first.
 pub fn compare(targets: &[TargetResult]) -> Comparison {
     type Figure = fn(&crate::bench::stats::RoundResult) -> f64;
-    let figures: [Figure; 3] = [
+    let figures: [Figure; 4] = [
         |r| r.messages_per_sec(),
         |r| r.stats.latency_at(50.0) as f64,
         |r| r.stats.latency_at(99.0) as f64,
+        |r| r.stats.latency_at(99.9) as f64,
     ];
     let baseline = targets.first();
     let per_target = targets.iter().map(|t| {
-        let [msgs, p50, p99] = figures.map(|f| {
+        let [msgs, p50, p99, p99_9] = figures.map(|f| {
             let values: Vec<f64> = t.rounds.iter().map(f).collect();
             let ratios: Vec<f64> = baseline
                 .map(|b| {
@@ -134,9 +139,11 @@ pub fn compare(targets: &[TargetResult]) -> Comparison {
             messages_per_sec: msgs.0,
             p50_ns: p50.0,
             p99_ns: p99.0,
+            p99_9_ns: p99_9.0,
             ratio_messages_per_sec: msgs.1,
             ratio_p50: p50.1,
             ratio_p99: p99.1,
+            ratio_p99_9: p99_9.1,
         }
     });
     Comparison {

@@ -229,6 +229,29 @@ impl Schedule {
     }
 }
 
+/// How early the coarse timer is asked to wake us before an intended send
+/// time. tokio's timer has millisecond resolution and rounds deadlines up,
+/// so a plain `sleep_until` sends up to ~1 ms late — and since open-loop
+/// latency counts from the intended time, that lateness would be reported
+/// as server latency. Waking early and yielding until the instant costs
+/// some CPU on the load thread but keeps sends within microseconds of
+/// their schedule.
+const TIMER_SLACK: Duration = Duration::from_micros(1500);
+
+/// Waits until `at` with microsecond precision: the timer for the coarse
+/// part, then yields to the runtime (which keeps polling sockets, so echoes
+/// of other messages are still read and timed) until the instant passes.
+async fn send_at(at: Instant) {
+    if let Some(early) = at.checked_sub(TIMER_SLACK) {
+        if early > Instant::now() {
+            tokio::time::sleep_until(early.into()).await;
+        }
+    }
+    while Instant::now() < at {
+        tokio::task::yield_now().await;
+    }
+}
+
 struct Backoff(Duration);
 
 impl Backoff {
@@ -360,7 +383,7 @@ impl Slot {
                     if intended >= self.plan.end {
                         std::future::pending::<()>().await;
                     }
-                    tokio::time::sleep_until(intended.into()).await;
+                    send_at(intended).await;
                     intended
                 }
             };
@@ -438,7 +461,7 @@ impl OpenLoop<'_> {
             if intended >= plan.end {
                 std::future::pending::<()>().await;
             }
-            tokio::time::sleep_until(intended.into()).await;
+            send_at(intended).await;
             {
                 let mut q = self.in_flight.borrow_mut();
                 if q.is_empty() {

@@ -19,6 +19,18 @@ pub fn count(n: u64) -> String {
     out
 }
 
+/// `n` and a noun, pluralised with an `s` unless `n` is 1.
+///
+/// ```
+/// use ricochet::bench::report::format::counted;
+/// assert_eq!(counted(1, "thread"), "1 thread");
+/// assert_eq!(counted(12000, "connection"), "12,000 connections");
+/// ```
+pub fn counted(n: u64, noun: &str) -> String {
+    let s = if n == 1 { "" } else { "s" };
+    format!("{} {noun}{s}", count(n))
+}
+
 /// A rate with an SI suffix: `123456.0` → `123.5k`.
 ///
 /// ```

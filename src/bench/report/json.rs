@@ -193,16 +193,23 @@ pub struct JsonTargetComparison {
     pub p50_ns: JsonEstimate,
     /// 99th percentile latency over rounds, nanoseconds.
     pub p99_ns: JsonEstimate,
+    /// 99.9th percentile latency over rounds, nanoseconds (absent, so
+    /// zero with `n` 0, in reports written before it was added).
+    #[serde(default)]
+    pub p99_9_ns: JsonEstimate,
     /// Messages per second relative to the first target, paired per round.
     pub ratio_messages_per_sec: Option<JsonEstimate>,
     /// p50 relative to the first target.
     pub ratio_p50: Option<JsonEstimate>,
     /// p99 relative to the first target.
     pub ratio_p99: Option<JsonEstimate>,
+    /// p99.9 relative to the first target.
+    #[serde(default)]
+    pub ratio_p99_9: Option<JsonEstimate>,
 }
 
 /// A mean with a 95% confidence interval.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct JsonEstimate {
     /// Mean over rounds.
     pub mean: f64,
@@ -275,9 +282,11 @@ impl From<&BenchResults> for JsonReport {
                         messages_per_sec: estimate(&t.messages_per_sec),
                         p50_ns: estimate(&t.p50_ns),
                         p99_ns: estimate(&t.p99_ns),
+                        p99_9_ns: estimate(&t.p99_9_ns),
                         ratio_messages_per_sec: t.ratio_messages_per_sec.as_ref().map(estimate),
                         ratio_p50: t.ratio_p50.as_ref().map(estimate),
                         ratio_p99: t.ratio_p99.as_ref().map(estimate),
+                        ratio_p99_9: t.ratio_p99_9.as_ref().map(estimate),
                     })
                     .collect(),
             }),

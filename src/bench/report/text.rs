@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use crate::bench::compare::{Comparison, Estimate};
 use crate::bench::progress::target_letter;
-use crate::bench::report::format::{bytes_per_sec, count, latency, si, size};
+use crate::bench::report::format::{bytes_per_sec, count, counted, latency, si, size};
 use crate::bench::report::{Report, ReportError};
 use crate::bench::stats::{per_sec, ErrorKind, TargetResult, PERCENTILES};
 use crate::bench::target::SourcesDisplay;
@@ -39,8 +39,8 @@ fn header(out: &mut String, r: &BenchResults) {
     let c = &r.config;
     let what = match c.workload {
         Workload::Echo => format!(
-            "{} connections × pipeline {}, {} messages ({})",
-            c.connections,
+            "{} × pipeline {}, {} messages ({})",
+            counted(c.connections as u64, "connection"),
             c.pipeline,
             size(c.size),
             c.payload
@@ -61,8 +61,8 @@ fn header(out: &mut String, r: &BenchResults) {
     };
     let _ = writeln!(
         out,
-        "ricochet bench: {loop_kind}, {what}, {} threads",
-        r.threads
+        "ricochet bench: {loop_kind}, {what}, {}",
+        counted(r.threads as u64, "thread")
     );
     let rounds = if c.rounds > 1 {
         format!(", {} interleaved rounds", c.rounds)
@@ -132,7 +132,7 @@ fn target_block(out: &mut String, r: &BenchResults, i: usize, t: &TargetResult, 
     }
     let _ = writeln!(out, "  {:<12} {}", "latency", lat.trim_end());
     let _ = writeln!(out, "  {:<12} {}", "errors", errors(&total.errors));
-    let mut conns = format!("{} connections", count(total.connections));
+    let mut conns = counted(total.connections, "connection");
     if let Some(sources) = r.sources.get(i).filter(|s| !s.is_empty()) {
         let _ = write!(conns, " from {}", SourcesDisplay(sources));
     }
@@ -185,13 +185,13 @@ fn comparison_table(out: &mut String, r: &BenchResults, c: &Comparison) {
     let lat = |ns: f64| latency(ns);
     let _ = writeln!(
         out,
-        "  {:<3} {:>22} {:>15} {:>20} {:>15} {:>20} {:>15}",
-        "", unit, "ratio", "p50", "ratio", "p99", "ratio"
+        "  {:<3} {:>20} {:>14} {:>18} {:>14} {:>18} {:>14} {:>18} {:>14}",
+        "", unit, "ratio", "p50", "ratio", "p99", "ratio", "p99.9", "ratio"
     );
     for (i, t) in c.targets.iter().enumerate() {
         let _ = writeln!(
             out,
-            "  {:<3} {:>22} {:>15} {:>20} {:>15} {:>20} {:>15}",
+            "  {:<3} {:>20} {:>14} {:>18} {:>14} {:>18} {:>14} {:>18} {:>14}",
             target_letter(i),
             plus_minus(&t.messages_per_sec, si),
             ratio(t.ratio_messages_per_sec.as_ref()),
@@ -199,6 +199,8 @@ fn comparison_table(out: &mut String, r: &BenchResults, c: &Comparison) {
             ratio(t.ratio_p50.as_ref()),
             plus_minus(&t.p99_ns, lat),
             ratio(t.ratio_p99.as_ref()),
+            plus_minus(&t.p99_9_ns, lat),
+            ratio(t.ratio_p99_9.as_ref()),
         );
     }
     for (i, t) in c.targets.iter().enumerate().skip(1) {

@@ -37,7 +37,8 @@ Source addresses: against an IPv4 loopback target, --one-shot and
 127.0.0.2-127.0.0.65 by default, so the client's ephemeral-port search does
 not cap the connection rate. --source-ips none turns this off.
 
-Progress: a bar on stderr when it is a terminal (unless -q); nothing otherwise.
+Progress on stderr (none with -q): a live bar on a terminal, otherwise a plain
+line every 5 s and one per finished round.
 
 Exit codes: 0 ok (connection errors are reported, not fatal), 1 failure
 (e.g. the target is not an echo server), 2 bad usage, 3 connection refused,
@@ -167,6 +168,9 @@ impl BenchArgs {
     }
 }
 
+/// How often plain progress lines are written when stderr is not a terminal.
+const PROGRESS_LINES_EVERY: Duration = Duration::from_secs(5);
+
 /// Runs the benchmark and prints the results; exit code 6 if any echo was
 /// wrong or short.
 pub fn run(args: BenchArgs, quiet: bool) -> anyhow::Result<ExitCode> {
@@ -174,10 +178,15 @@ pub fn run(args: BenchArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         return merge(&args.merge, args.json);
     }
     let config = args.config();
-    let mut view: Box<dyn bench::Progress> = if !quiet && std::io::stderr().is_terminal() {
+    let mut view: Box<dyn bench::Progress> = if quiet {
+        Box::new(progress::Silent)
+    } else if std::io::stderr().is_terminal() {
         Box::new(progress::Bar::new())
     } else {
-        Box::new(progress::Silent)
+        Box::new(progress::Lines::new(
+            std::io::stderr(),
+            PROGRESS_LINES_EVERY,
+        ))
     };
     let results = match bench::run(&config, view.as_mut()) {
         Ok(r) => r,

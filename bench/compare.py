@@ -624,7 +624,7 @@ class Runner:
         cmd = self.ctx.client_pin + [
             self.ctx.ricochet, "bench", *endpoints, "-c", str(CONNECTIONS), "-t", "1",
             "-s", str(wl.size), "-d", f"{duration * 1000:.0f}ms", "-w", f"{warmup * 1000:.0f}ms",
-            "--rounds", str(rounds), "--json"]
+            "--rounds", str(rounds), "--json", "-q"]
         if wl.kind == "one_shot":
             cmd.append("--one-shot")
         if wl.kind == "open":
@@ -925,7 +925,7 @@ def strace_counts(ctx: Context, server: Server, size: int, one_shot: bool,
     try:
         time.sleep(0.7)  # attach to every thread
         cmd = ctx.client_pin + [ctx.ricochet, "bench", server.endpoint, "-c", str(CONNECTIONS), "-t", "1",
-                                "-s", str(size), "-d", f"{seconds * 1000:.0f}ms", "-w", "0ms", "--json"]
+                                "-s", str(size), "-d", f"{seconds * 1000:.0f}ms", "-w", "0ms", "--json", "-q"]
         if one_shot:
             cmd.append("--one-shot")
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=child_env())

@@ -96,7 +96,7 @@ timed() {
 ricochet_run() {
     local cpu
     cpu=$(timed "$tmp/r.json" "${CLIENT_PIN[@]}" "$RICOCHET" bench "$1" -c "$CONNS" -s "$2" -t 1 \
-        -d "${DURATION}s" -w "${WARMUP}s" --json)
+        -d "${DURATION}s" -w "${WARMUP}s" --json -q)
     python3 -c '
 import json, sys
 t = json.load(open(sys.argv[1]))["targets"][0]["total"]

@@ -59,10 +59,7 @@ fn tutorial_client_exchange(endpoint: &str, message: &str) {
 #[test]
 fn tutorial_client_against_ricochet_once_over_tcp_and_unix() {
     let (_dir, _path, unix) = unix_endpoint("once.sock");
-    let mut endpoints = vec!["tcp://127.0.0.1:0", unix.as_str()];
-    if ipv6_available() {
-        endpoints.push("tcp://[::1]:0");
-    }
+    let endpoints = every_transport(&unix);
     // The tutorial's server sleeps before answering; so does this one.
     let server = ServerProc::ricochet(&endpoints, &["--mode", "once", "--delay", "50ms"]);
     for ep in &server.endpoints {

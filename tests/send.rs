@@ -39,10 +39,7 @@ fn stdout_of(out: &std::process::Output) -> String {
 #[test]
 fn send_message_prints_sent_and_received_over_tcp_and_unix() {
     let (_dir, _path, unix) = unix_endpoint("send.sock");
-    let mut endpoints = vec!["tcp://127.0.0.1:0", unix.as_str()];
-    if ipv6_available() {
-        endpoints.push("tcp://[::1]:0");
-    }
+    let endpoints = every_transport(&unix);
     let stream = ServerProc::ricochet(&endpoints, &[]);
     let once = ServerProc::ricochet(&["tcp://127.0.0.1:0"], &["--mode", "once"]);
     let line = ServerProc::ricochet(&["tcp://127.0.0.1:0"], &["--mode", "line"]);

@@ -21,10 +21,7 @@ use tokio::sync::{oneshot, Barrier};
 #[tokio::test]
 async fn listens_on_ipv4_ipv6_and_unix_and_reports_real_ports() {
     let (_dir, path, unix) = unix_endpoint("echo.sock");
-    let mut endpoints = vec!["tcp://127.0.0.1:0", unix.as_str()];
-    if ipv6_available() {
-        endpoints.push("tcp://[::1]:0");
-    }
+    let endpoints = every_transport(&unix);
     let server = ServerProc::ricochet(&endpoints, &[]);
     assert_eq!(
         server.endpoints.len(),
@@ -132,10 +129,7 @@ async fn check_stream_echo(endpoint: &str) {
 #[tokio::test]
 async fn stream_mode_echoes_until_half_close_over_tcp_and_unix() {
     let (_dir, _path, unix) = unix_endpoint("stream.sock");
-    let mut endpoints = vec!["tcp://127.0.0.1:0", unix.as_str()];
-    if ipv6_available() {
-        endpoints.push("tcp://[::1]:0");
-    }
+    let endpoints = every_transport(&unix);
     let server = ServerProc::ricochet(&endpoints, &["--mode", "stream"]);
     for ep in &server.endpoints {
         check_stream_echo(ep).await;
@@ -415,10 +409,7 @@ async fn once_mode_delay_holds_each_reply_but_clients_are_served_concurrently() 
 #[tokio::test]
 async fn line_mode_echoes_each_line_as_it_arrives() {
     let (_dir, _path, unix) = unix_endpoint("line.sock");
-    let mut endpoints = vec!["tcp://127.0.0.1:0", unix.as_str()];
-    if ipv6_available() {
-        endpoints.push("tcp://[::1]:0");
-    }
+    let endpoints = every_transport(&unix);
     let server = ServerProc::ricochet(&endpoints, &["--mode", "line"]);
     for ep in &server.endpoints {
         let mut conn = must_connect(ep).await;

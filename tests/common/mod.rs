@@ -541,6 +541,16 @@ pub fn ipv6_available() -> bool {
     ok
 }
 
+/// Every transport a test should cover: TCP over 127.0.0.1, the given Unix
+/// endpoint, and TCP over ::1 where the machine has it; all on port 0.
+pub fn every_transport(unix: &str) -> Vec<&str> {
+    let mut endpoints = vec!["tcp://127.0.0.1:0", unix];
+    if ipv6_available() {
+        endpoints.push("tcp://[::1]:0");
+    }
+    endpoints
+}
+
 /// The port of a `tcp://HOST:PORT` endpoint.
 pub fn port_of(endpoint: &str) -> u16 {
     endpoint

@@ -53,6 +53,7 @@ import math
 import os
 import platform
 import random
+import re
 import resource
 import shutil
 import signal
@@ -591,7 +592,10 @@ def environment(ctx: Context) -> dict:
         pass
     py = os.environ.get("PYTHON", "python3")
     commit = run_text(["git", "-C", ROOT, "rev-parse", "HEAD"])
-    dirty = bool(run_text(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"]))
+    if re.fullmatch(r"[0-9a-f]{40}", commit):
+        dirty = bool(run_text(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"]))
+    else:  # an exported tree (git archive, tarball): no commit to name
+        commit, dirty = "unknown (not a git checkout)", False
     with open("/proc/loadavg") as f:
         load = f.read().split()[:3]
     return {
@@ -1217,7 +1221,7 @@ def markdown(results: dict) -> str:
             continue
         sc_ = per
         calls = sorted({c for n in names for c in sc_[n]["calls"]},
-                       key=lambda c: -max(sc_[n]["per_message"].get(c, 0) for n in names))
+                       key=lambda c: (-max(sc_[n]["per_message"].get(c, 0) for n in names), c))
         L.append("| syscall | " + " | ".join(PEERS[n].label for n in names) + " |")
         L.append("|---|" + "---:|" * len(names))
         L.append("| **total per message** | " + " | ".join(f"**{sc_[n]['calls_per_message']:.2f}**" for n in names) + " |")
@@ -1582,7 +1586,7 @@ def readme_summary(results: dict) -> str:
 
     met = sum(1 for c in results["checks"] if c.get("met"))
     L = [README_BEGIN,
-         f"Latest run: {env['date'][:10]}, commit `{env['ricochet_commit'][:7]}`, "
+         f"Latest run: {env['date'][:10]}, commit {short_commit(env['ricochet_commit'])}, "
          f"{env['nproc']}-core {env['cpu_model']}, {prof['rounds']} interleaved rounds"
          f"{' (--quick)' if prof['quick'] else ''}; targets met: {met}/{len(results['checks'])}. "
          f"Full tables (latency, CPU per message, memory, syscalls, noise): "
@@ -1597,6 +1601,12 @@ def readme_summary(results: dict) -> str:
          "![ricochet vs peers](bench/results/chart.svg)",
          README_END]
     return "\n".join(L)
+
+
+def short_commit(commit: str) -> str:
+    """`abc1234` for a hash (keeping any note after it), the text as is otherwise."""
+    m = re.match(r"([0-9a-f]{7})[0-9a-f]{33}(.*)", commit)
+    return f"`{m.group(1)}`{m.group(2)}" if m else commit
 
 
 def update_readme(results: dict) -> None:

@@ -10,6 +10,7 @@
 use std::cell::RefCell;
 use std::future::Future;
 use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -21,30 +22,58 @@ use crate::stream::{Peer, Stream};
 /// one read (measured against 64 KiB with `ricochet bench A B`: +20%
 /// messages/s at 100 KiB, +8% at 10 KiB, p50 13% lower at 100 KiB).
 pub const POOL_BUFFER_SIZE: usize = 256 * 1024;
-/// Buffers kept per worker thread; beyond this they are freed.
+/// Size of the buffers lent once [`LARGE_BUFFERS_MAX`] large ones exist.
+pub const SMALL_BUFFER_SIZE: usize = 16 * 1024;
+/// Most large buffers alive at once, process-wide (64 MiB). A client that
+/// stops reading its echo pins its connection's buffer until it does, so
+/// without a cap 10,000 such clients would pin 2.5 GiB; with it they pin at
+/// most this many large buffers plus 16 KiB each.
+pub const LARGE_BUFFERS_MAX: usize = 256;
+/// Large buffers kept per worker thread; beyond this they are freed.
 const POOL_KEEP: usize = 8;
 
-type Block = Box<[u8; POOL_BUFFER_SIZE]>;
+/// Large buffers alive: lent out or kept in a thread's pool.
+static LARGE_ALIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// One thread's spare large buffers; they stop counting as alive when the
+/// thread exits.
+struct Pool(Vec<Box<[u8]>>);
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        LARGE_ALIVE.fetch_sub(self.0.len(), Ordering::Relaxed);
+    }
+}
 
 thread_local! {
-    static POOL: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+    static POOL: RefCell<Pool> = const { RefCell::new(Pool(Vec::new())) };
 }
 
 /// A read buffer borrowed from the current thread's pool; it goes back to
-/// whichever thread drops it. One pointer wide, so holding an
-/// `Option<PooledBuf>` in a connection's state costs 8 bytes.
-pub struct PooledBuf(Option<Block>);
+/// whichever thread drops it. Large ([`POOL_BUFFER_SIZE`]) while fewer
+/// than [`LARGE_BUFFERS_MAX`] exist, small ([`SMALL_BUFFER_SIZE`]) past
+/// that: use its length, not a constant.
+pub struct PooledBuf(Option<Box<[u8]>>);
 
 impl PooledBuf {
-    /// Takes a buffer of [`POOL_BUFFER_SIZE`] bytes.
+    /// Takes a spare large buffer, or allocates a large one if the cap
+    /// allows, or else a small one. Steady traffic is served from the pool
+    /// without touching the shared count.
     pub fn take() -> Self {
-        let buf = POOL.with(|p| p.borrow_mut().pop()).unwrap_or_else(|| {
-            vec![0; POOL_BUFFER_SIZE]
-                .into_boxed_slice()
-                .try_into()
-                .expect("length is POOL_BUFFER_SIZE")
-        });
-        PooledBuf(Some(buf))
+        if let Some(buf) = POOL.with(|p| p.borrow_mut().0.pop()) {
+            return PooledBuf(Some(buf));
+        }
+        let large = LARGE_ALIVE
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < LARGE_BUFFERS_MAX).then_some(n + 1)
+            })
+            .is_ok();
+        let size = if large {
+            POOL_BUFFER_SIZE
+        } else {
+            SMALL_BUFFER_SIZE
+        };
+        PooledBuf(Some(vec![0; size].into_boxed_slice()))
     }
 }
 
@@ -63,13 +92,19 @@ impl std::ops::DerefMut for PooledBuf {
 
 impl Drop for PooledBuf {
     fn drop(&mut self) {
-        let Some(buf) = self.0.take() else { return };
+        let mut buf = self.0.take();
+        if !matches!(&buf, Some(b) if b.len() == POOL_BUFFER_SIZE) {
+            return; // small buffers are simply freed
+        }
         let _ = POOL.try_with(|p| {
             let mut p = p.borrow_mut();
-            if p.len() < POOL_KEEP {
-                p.push(buf);
+            if p.0.len() < POOL_KEEP {
+                p.0.extend(buf.take());
             }
         });
+        if buf.is_some() {
+            LARGE_ALIVE.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -269,4 +304,33 @@ pub async fn with_idle_timeout<T>(
 
 fn memchr(haystack: &[u8]) -> Option<usize> {
     haystack.iter().position(|&b| b == b'\n')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_buffers_are_capped_and_come_back() {
+        // Other tests in this process may hold a few buffers too, so count
+        // what this test gets rather than assume the starting point.
+        let limit = LARGE_BUFFERS_MAX + 2 * POOL_KEEP + 64;
+        let mut held = Vec::new();
+        while held.len() < limit {
+            let buf = PooledBuf::take();
+            let small = buf.len() == SMALL_BUFFER_SIZE;
+            held.push(buf);
+            if small {
+                break;
+            }
+        }
+        let large = held.iter().filter(|b| b.len() == POOL_BUFFER_SIZE).count();
+        assert_eq!(held.last().map(|b| b.len()), Some(SMALL_BUFFER_SIZE));
+        assert!(large <= LARGE_BUFFERS_MAX, "{large} large buffers lent");
+        // Past the cap every take is small; freeing large ones lets them
+        // be lent again.
+        assert_eq!(PooledBuf::take().len(), SMALL_BUFFER_SIZE);
+        drop(held);
+        assert_eq!(PooledBuf::take().len(), POOL_BUFFER_SIZE);
+    }
 }

@@ -141,7 +141,11 @@ impl Future for Echo<'_> {
             // Everything owed is written. A full read means more may be
             // waiting: keep the buffer and read again. Otherwise the socket
             // was drained: give the buffer back before waiting.
-            if (this.filled as usize) < POOL_BUFFER_SIZE {
+            if this
+                .buf
+                .as_ref()
+                .is_some_and(|b| (this.filled as usize) < b.len())
+            {
                 this.buf = None;
             }
             this.filled = 0;
@@ -163,7 +167,7 @@ impl Future for Echo<'_> {
                         return Poll::Ready(Ok(()));
                     }
                     tracing::debug!(data = %String::from_utf8_lossy(&buf[..n]), "received");
-                    this.filled = n as u32; // n <= POOL_BUFFER_SIZE
+                    this.filled = n as u32; // n <= buf.len() <= POOL_BUFFER_SIZE
                     this.progress();
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),

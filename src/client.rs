@@ -17,7 +17,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use crate::connection::Connection;
-use crate::endpoint::{ConnectError, Endpoint};
+use crate::transport::{ConnectError, Endpoint};
 
 /// Chunk size for [`pipe`].
 const CHUNK: usize = 64 * 1024;

@@ -1,7 +1,7 @@
 //! One client connection as a handler sees it: the tutorial's stream API.
 //!
 //! [`Connection`] offers `read(n)`, `readline()`, `write_all()` and `drain()`
-//! over any [`Stream`], applies the server's idle timeout to every wait, and
+//! over any [`Socket`], applies the server's idle timeout to every wait, and
 //! counts bytes for the close log line. It holds no buffer of its own until
 //! `readline` needs one, so idle connections stay small. The module also owns
 //! the per-thread buffer pool that lets busy handlers borrow a large read
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::stream::{Peer, Stream};
+use crate::transport::{Peer, Socket};
 
 /// Size of pooled read buffers. Only connections with data in flight hold
 /// one, so size costs no idle memory; 256 KiB takes a 100 KiB message in
@@ -124,7 +124,7 @@ pub enum LineError {
 
 /// A client connection, handed to a [`crate::Handler`].
 pub struct Connection {
-    stream: Stream,
+    stream: Socket,
     peer: Peer,
     idle_timeout: Option<Duration>,
     opened: Instant,
@@ -136,7 +136,7 @@ pub struct Connection {
 
 impl Connection {
     /// Wraps a stream. `idle_timeout` bounds every wait for the peer.
-    pub fn new(stream: Stream, peer: Peer, idle_timeout: Option<Duration>) -> Self {
+    pub fn new(stream: Socket, peer: Peer, idle_timeout: Option<Duration>) -> Self {
         Connection {
             stream,
             peer,
@@ -175,7 +175,7 @@ impl Connection {
 
     /// The underlying stream, for handlers that move bytes themselves.
     /// Bytes moved this way are not counted; call [`Connection::count`].
-    pub fn stream(&mut self) -> &mut Stream {
+    pub fn stream(&mut self) -> &mut Socket {
         &mut self.stream
     }
 

@@ -26,15 +26,11 @@
 pub mod bench;
 pub mod client;
 pub mod connection;
-pub mod endpoint;
 pub mod handler;
-pub mod listener;
 pub mod server;
-pub mod stream;
+pub mod transport;
 
 pub use connection::Connection;
-pub use endpoint::Endpoint;
 pub use handler::{Handler, LineEcho, Mode, OnceEcho, StreamEcho};
-pub use listener::{BindOptions, Listener};
 pub use server::Server;
-pub use stream::Stream;
+pub use transport::{BindOptions, Endpoint, Listener, Socket};

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use ricochet::client::SendError;
-use ricochet::endpoint::ConnectError;
+use ricochet::transport::ConnectError;
 
 use cli::exit;
 
@@ -35,7 +35,7 @@ fn main() -> ExitCode {
 fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
         if cause
-            .downcast_ref::<ricochet::endpoint::ParseError>()
+            .downcast_ref::<ricochet::transport::ParseError>()
             .is_some()
         {
             return exit::USAGE;

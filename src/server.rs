@@ -23,9 +23,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::connection::Connection;
-use crate::endpoint::Endpoint;
 use crate::handler::Handler;
-use crate::listener::{BindError, BindOptions, Listener};
+use crate::transport::Endpoint;
+use crate::transport::{BindError, BindOptions, Listener};
 
 /// Default connection limit.
 pub const DEFAULT_MAX_CONNS: usize = 10_000;

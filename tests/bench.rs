@@ -55,10 +55,10 @@ fn ricochet_server(mode: Mode, unix: bool) -> TestServer {
     let thread = std::thread::spawn(move || {
         runtime().block_on(async move {
             let listener = match &path {
-                Some(p) => Listener::try_from(tokio::net::UnixListener::bind(p).unwrap()).unwrap(),
-                None => {
-                    Listener::try_from(std::net::TcpListener::bind("127.0.0.1:0").unwrap()).unwrap()
-                }
+                Some(p) => Listener::adopt_unix(std::os::unix::net::UnixListener::bind(p).unwrap())
+                    .unwrap(),
+                None => Listener::adopt_tcp(std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+                    .unwrap(),
             };
             let server = Server::from_listeners([listener]).grace(Duration::from_millis(100));
             ready_tx

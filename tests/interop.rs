@@ -214,10 +214,10 @@ async fn tutorial_handler_on_the_library_works_the_same_over_tcp_and_unix() {
     let (_dir, path, unix) = unix_endpoint("handler.sock");
     let tcp = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let tcp_ep = format!("tcp://{}", tcp.local_addr().expect("addr"));
-    let unix_listener = tokio::net::UnixListener::bind(&path).expect("bind");
+    let unix_listener = std::os::unix::net::UnixListener::bind(&path).expect("bind");
     let server = Server::from_listeners(vec![
-        Listener::try_from(tcp).expect("adopt tcp"),
-        Listener::try_from(unix_listener).expect("adopt unix"),
+        Listener::adopt_tcp(tcp).expect("adopt tcp"),
+        Listener::adopt_unix(unix_listener).expect("adopt unix"),
     ]);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(server.serve(

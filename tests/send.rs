@@ -379,7 +379,7 @@ async fn library_send_message_and_pipe() {
 
     let std_listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let endpoint = Endpoint::from(std_listener.local_addr().expect("addr"));
-    let server = Server::from_listeners(vec![Listener::try_from(std_listener).expect("adopt")]);
+    let server = Server::from_listeners(vec![Listener::adopt_tcp(std_listener).expect("adopt")]);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(server.serve(Mode::Stream(StreamEcho), async {
         let _ = stopped.await;
@@ -412,7 +412,7 @@ async fn library_send_message_and_pipe() {
     assert!(
         matches!(
             err,
-            SendError::Connect(ricochet::endpoint::ConnectError::Refused { .. })
+            SendError::Connect(ricochet::transport::ConnectError::Refused { .. })
         ),
         "{err:?}"
     );

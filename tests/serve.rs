@@ -1056,7 +1056,7 @@ fn bind_failures_exit_1_with_one_clear_line() {
 async fn serve_in_process(mode: Mode, input: &[u8]) -> (Vec<u8>, ricochet::server::ServeSummary) {
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = std_listener.local_addr().expect("addr");
-    let server = Server::from_listeners(vec![Listener::try_from(std_listener).expect("adopt")]);
+    let server = Server::from_listeners(vec![Listener::adopt_tcp(std_listener).expect("adopt")]);
     assert_eq!(
         server.local_endpoints().expect("endpoints"),
         vec![Endpoint::from(addr)]
@@ -1104,7 +1104,7 @@ async fn library_serves_every_mode_on_an_adopted_std_listener() {
 async fn library_shutdown_waits_for_grace_then_cuts_open_connections() {
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = std_listener.local_addr().expect("addr");
-    let server = Server::from_listeners(vec![Listener::try_from(std_listener).expect("adopt")])
+    let server = Server::from_listeners(vec![Listener::adopt_tcp(std_listener).expect("adopt")])
         .grace(Duration::from_millis(200));
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(server.serve(Mode::Stream(StreamEcho), async {
@@ -1139,8 +1139,8 @@ async fn library_shutdown_waits_for_grace_then_cuts_open_connections() {
 #[tokio::test]
 async fn library_adopted_unix_listener_serves_and_leaves_its_file() {
     let (_dir, path, unix) = unix_endpoint("adopted.sock");
-    let listener = tokio::net::UnixListener::bind(&path).expect("bind");
-    let server = Server::from_listeners(vec![Listener::try_from(listener).expect("adopt")]);
+    let listener = std::os::unix::net::UnixListener::bind(&path).expect("bind");
+    let server = Server::from_listeners(vec![Listener::adopt_unix(listener).expect("adopt")]);
     assert_eq!(
         server.local_endpoints().expect("endpoints"),
         vec![Endpoint::unix(&path)]

@@ -14,7 +14,7 @@
 //! An interval that excludes 1 is what "X is faster than Y" should rest on.
 
 use crate::bench::stats::TargetResult;
-use crate::endpoint::Endpoint;
+use crate::transport::Endpoint;
 
 /// Confidence level of every interval.
 pub const CONFIDENCE: f64 = 0.95;

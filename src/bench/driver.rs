@@ -56,7 +56,7 @@ use crate::bench::payload::{Payload, PayloadKind};
 use crate::bench::stats::{ErrorKind, Live, Recorder, Stats};
 use crate::bench::target::Target;
 use crate::bench::Workload;
-use crate::stream::Stream;
+use crate::transport::Socket;
 
 /// The read buffer each load thread shares among its connections.
 const READ_BUF: usize = 256 * 1024;
@@ -262,15 +262,15 @@ impl Backoff {
 }
 
 /// Runs `$body` with `$r`/`$w` bound to the borrowed read and write halves
-/// of a [`Stream`], whatever its transport.
+/// of a [`Socket`], whatever its transport.
 macro_rules! with_halves {
     ($stream:expr, |$r:ident, $w:ident| $body:expr) => {
         match $stream {
-            Stream::Tcp(s) => {
+            Socket::Tcp(s) => {
                 let ($r, $w) = s.split();
                 $body
             }
-            Stream::Unix(s) => {
+            Socket::Unix(s) => {
                 let ($r, $w) = s.split();
                 $body
             }
@@ -288,7 +288,7 @@ impl Slot {
     }
 
     /// One connection attempt; a failure is counted and backed off from.
-    async fn try_connect(&self, backoff: &mut Backoff) -> Option<Stream> {
+    async fn try_connect(&self, backoff: &mut Backoff) -> Option<Socket> {
         match self.plan.target.connect(self.plan.timeout).await {
             Ok(stream) => {
                 backoff.0 = MIN_BACKOFF;

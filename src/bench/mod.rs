@@ -43,7 +43,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::endpoint::{ConnectError, Endpoint};
+use crate::transport::{ConnectError, Endpoint};
 
 pub use compare::Comparison;
 pub use payload::PayloadKind;

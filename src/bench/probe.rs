@@ -14,8 +14,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::bench::{BenchError, Workload};
-use crate::endpoint::Endpoint;
-use crate::stream::Stream;
+use crate::transport::Endpoint;
+use crate::transport::Socket;
 
 use super::target::Address;
 
@@ -101,12 +101,12 @@ pub(crate) async fn probe(
 ) -> Result<Address, BenchError> {
     let mut stream = endpoint.connect(Some(timeout)).await?;
     let address = match (&stream, endpoint) {
-        (Stream::Tcp(s), _) => Address::Tcp(s.peer_addr().map_err(|error| BenchError::Probe {
+        (Socket::Tcp(s), _) => Address::Tcp(s.peer_addr().map_err(|error| BenchError::Probe {
             endpoint: endpoint.clone(),
             error,
         })?),
-        (Stream::Unix(_), Endpoint::Unix(path)) => Address::Unix(path.clone()),
-        (Stream::Unix(_), Endpoint::Tcp { .. }) => {
+        (Socket::Unix(_), Endpoint::Unix(path)) => Address::Unix(path.clone()),
+        (Socket::Unix(_), Endpoint::Tcp { .. }) => {
             unreachable!("a TCP endpoint gives a TCP stream")
         }
     };
@@ -155,7 +155,7 @@ fn is_reset(e: &io::Error) -> bool {
 
 /// Sends `message` and reads its echo, writing and reading at once so a
 /// large message cannot deadlock against a server that echoes as it reads.
-async fn exchange(stream: &mut Stream, message: &[u8], timeout: Duration) -> Result<(), NotEcho> {
+async fn exchange(stream: &mut Socket, message: &[u8], timeout: Duration) -> Result<(), NotEcho> {
     let (mut rd, mut wr) = tokio::io::split(stream);
     let write = async { wr.write_all(message).await.map_err(NotEcho::Io) };
     let read = async {

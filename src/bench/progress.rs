@@ -12,7 +12,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::bench::BenchConfig;
-use crate::endpoint::Endpoint;
+use crate::transport::Endpoint;
 
 /// Receives progress while a benchmark runs. Every method has an empty
 /// default, so a view implements only what it shows.

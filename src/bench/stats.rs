@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use crate::endpoint::Endpoint;
+use crate::transport::Endpoint;
 
 /// Largest latency the histograms track (one hour, in nanoseconds); larger
 /// samples are recorded as this value.

@@ -18,10 +18,8 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::net::{TcpSocket, TcpStream, UnixStream};
-
-use crate::endpoint::Endpoint;
-use crate::stream::Stream;
+use crate::transport::Socket;
+use crate::transport::{connect, Endpoint};
 
 /// The source range `auto` uses for loopback targets: 64 addresses.
 pub const DEFAULT_SOURCE_RANGE: (Ipv4Addr, Ipv4Addr) =
@@ -216,30 +214,11 @@ impl Target {
 
     /// Opens one connection within `timeout`: `TCP_NODELAY` on, bound to the
     /// next source address in rotation if there are any.
-    pub async fn connect(&self, timeout: Duration) -> io::Result<Stream> {
+    pub async fn connect(&self, timeout: Duration) -> io::Result<Socket> {
         let attempt = async {
             match &self.address {
-                Address::Unix(path) => UnixStream::connect(path).await.map(Stream::Unix),
-                Address::Tcp(addr) => {
-                    let stream = match self.next_source() {
-                        None => TcpStream::connect(addr).await?,
-                        Some(source) => {
-                            let socket = if addr.is_ipv4() {
-                                TcpSocket::new_v4()?
-                            } else {
-                                TcpSocket::new_v6()?
-                            };
-                            // Lets bind() pick a port whose last connection
-                            // is still in TIME_WAIT; connect() then checks
-                            // the full four-tuple.
-                            socket.set_reuseaddr(true)?;
-                            socket.bind(SocketAddr::new(source, 0))?;
-                            socket.connect(*addr).await?
-                        }
-                    };
-                    stream.set_nodelay(true)?;
-                    Ok(Stream::Tcp(stream))
-                }
+                Address::Unix(path) => connect::connect_unix(path).await,
+                Address::Tcp(addr) => connect::connect_tcp(*addr, self.next_source()).await,
             }
         };
         tokio::time::timeout(timeout, attempt)

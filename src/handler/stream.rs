@@ -27,7 +27,7 @@ use tokio::time::{Instant, Sleep};
 
 use crate::connection::{Connection, PooledBuf, POOL_BUFFER_SIZE};
 use crate::handler::Handler;
-use crate::stream::Stream;
+use crate::transport::Socket;
 
 const _: () = assert!(POOL_BUFFER_SIZE <= u32::MAX as usize, "Echo counts in u32");
 
@@ -61,7 +61,7 @@ impl Handler for StreamEcho {
 /// The echo loop as a state machine: `buf[written..filled]` is owed to the
 /// client; with nothing owed and no buffer, we are idle.
 struct Echo<'a> {
-    stream: &'a mut Stream,
+    stream: &'a mut Socket,
     buf: Option<PooledBuf>,
     filled: u32,
     written: u32,

@@ -1,7 +1,7 @@
 //! One accepted or connected byte stream, whatever transport carries it.
 //!
-//! [`Stream`] is the type handlers see. It implements tokio's `AsyncRead`
-//! and `AsyncWrite`, plus readiness ([`Stream::readable`]) so a handler can
+//! [`Socket`] is the type handlers see. It implements tokio's `AsyncRead`
+//! and `AsyncWrite`, plus readiness ([`Socket::readable`]) so a handler can
 //! wait for data *without holding a buffer*: that is how an idle connection
 //! costs almost no memory. New stream transports (TLS) are new variants here;
 //! handlers do not change.
@@ -17,7 +17,7 @@ use tokio::net::{TcpStream, UnixStream};
 
 /// A connected stream socket.
 #[derive(Debug)]
-pub enum Stream {
+pub enum Socket {
     /// A TCP connection.
     Tcp(TcpStream),
     /// A Unix stream socket connection.
@@ -43,30 +43,30 @@ impl fmt::Display for Peer {
     }
 }
 
-impl Stream {
+impl Socket {
     /// Waits until the stream is readable (data, EOF or error) without
     /// reading. Tokio clears the readiness again when a read comes back
     /// short, so `readable().await` followed by one `read` costs one syscall.
     pub async fn readable(&self) -> io::Result<()> {
         match self {
-            Stream::Tcp(s) => s.readable().await,
-            Stream::Unix(s) => s.readable().await,
+            Socket::Tcp(s) => s.readable().await,
+            Socket::Unix(s) => s.readable().await,
         }
     }
 
-    /// Poll form of [`Stream::readable`].
+    /// Poll form of [`Socket::readable`].
     pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self {
-            Stream::Tcp(s) => s.poll_read_ready(cx),
-            Stream::Unix(s) => s.poll_read_ready(cx),
+            Socket::Tcp(s) => s.poll_read_ready(cx),
+            Socket::Unix(s) => s.poll_read_ready(cx),
         }
     }
 
     /// The remote side.
     pub fn peer(&self) -> Peer {
         match self {
-            Stream::Tcp(s) => s.peer_addr().map(Peer::Tcp).unwrap_or(Peer::Unix(None)),
-            Stream::Unix(s) => Peer::Unix(
+            Socket::Tcp(s) => s.peer_addr().map(Peer::Tcp).unwrap_or(Peer::Unix(None)),
+            Socket::Unix(s) => Peer::Unix(
                 s.peer_addr()
                     .ok()
                     .and_then(|a| a.as_pathname().map(Into::into)),
@@ -78,8 +78,8 @@ impl Stream {
     /// Used when a client misbehaves and politeness would cost buffering.
     pub fn shutdown_both(&self) -> io::Result<()> {
         let r = match self {
-            Stream::Tcp(s) => socket2::SockRef::from(s).shutdown(Shutdown::Both),
-            Stream::Unix(s) => socket2::SockRef::from(s).shutdown(Shutdown::Both),
+            Socket::Tcp(s) => socket2::SockRef::from(s).shutdown(Shutdown::Both),
+            Socket::Unix(s) => socket2::SockRef::from(s).shutdown(Shutdown::Both),
         };
         match r {
             Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
@@ -91,13 +91,13 @@ impl Stream {
 macro_rules! delegate {
     ($self:ident, $s:ident => $e:expr) => {
         match $self.get_mut() {
-            Stream::Tcp($s) => $e,
-            Stream::Unix($s) => $e,
+            Socket::Tcp($s) => $e,
+            Socket::Unix($s) => $e,
         }
     };
 }
 
-impl AsyncRead for Stream {
+impl AsyncRead for Socket {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -107,7 +107,7 @@ impl AsyncRead for Stream {
     }
 }
 
-impl AsyncWrite for Stream {
+impl AsyncWrite for Socket {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

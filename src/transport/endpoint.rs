@@ -4,7 +4,7 @@
 //! `unix:/PATH`. A bare `HOST:PORT` means TCP and a bare absolute path means a
 //! Unix socket, so the forms people type for ncat or socat mostly just work.
 //! This module owns the grammar and name resolution; binding lives in
-//! [`crate::listener`] and connecting in [`Endpoint::connect`], so there is
+//! [`super::listen`] and connecting in [`super::connect`], so there is
 //! exactly one place that knows what an address looks like. Future transports
 //! (`udp://`, `tls://`) are new variants here, not new parsers elsewhere.
 
@@ -13,11 +13,8 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::time::Duration;
 
-use tokio::net::{TcpStream, UnixStream};
-
-use crate::stream::Stream;
+use super::connect::ConnectError;
 
 /// The port the tutorial uses, and the default for `ricochet serve`.
 pub const DEFAULT_PORT: u16 = 1234;
@@ -97,43 +94,6 @@ pub enum ParseError {
     },
 }
 
-/// Why a connection attempt failed, sorted the way a user acts on it.
-#[derive(Debug, thiserror::Error)]
-pub enum ConnectError {
-    /// The host name did not resolve to any address.
-    #[error("could not resolve '{host}': {error}")]
-    Resolve {
-        /// The host name.
-        host: String,
-        /// The resolver's error.
-        error: io::Error,
-    },
-    /// Nobody listens there (TCP RST or no socket file / refused Unix socket).
-    #[error("connection to {endpoint} refused: {error} (is an echo server running there?)")]
-    Refused {
-        /// Where we tried.
-        endpoint: Endpoint,
-        /// The system error.
-        error: io::Error,
-    },
-    /// The attempt did not finish in time.
-    #[error("connecting to {endpoint} timed out after {}", humantime::format_duration(*.after))]
-    Timeout {
-        /// Where we tried.
-        endpoint: Endpoint,
-        /// How long we waited.
-        after: Duration,
-    },
-    /// Any other system error.
-    #[error("could not connect to {endpoint}: {error}")]
-    Io {
-        /// Where we tried.
-        endpoint: Endpoint,
-        /// The system error.
-        error: io::Error,
-    },
-}
-
 impl Endpoint {
     /// A TCP endpoint.
     pub fn tcp(host: impl Into<String>, port: u16) -> Self {
@@ -189,60 +149,6 @@ impl Endpoint {
             });
         }
         Ok(addrs)
-    }
-
-    /// Connects, trying each resolved address in turn, with `TCP_NODELAY`
-    /// set (echo traffic is latency-bound). `timeout` bounds the whole
-    /// attempt, resolution included.
-    pub async fn connect(&self, timeout: Option<Duration>) -> Result<Stream, ConnectError> {
-        let attempt = self.connect_untimed();
-        match timeout {
-            None => attempt.await,
-            Some(after) => tokio::time::timeout(after, attempt)
-                .await
-                .unwrap_or_else(|_| {
-                    Err(ConnectError::Timeout {
-                        endpoint: self.clone(),
-                        after,
-                    })
-                }),
-        }
-    }
-
-    async fn connect_untimed(&self) -> Result<Stream, ConnectError> {
-        match self {
-            Endpoint::Unix(path) => UnixStream::connect(path)
-                .await
-                .map(Stream::Unix)
-                .map_err(|e| self.classify(e)),
-            Endpoint::Tcp { .. } => {
-                let mut last = None;
-                for addr in self.resolve().await? {
-                    match TcpStream::connect(addr).await {
-                        Ok(s) => {
-                            s.set_nodelay(true).map_err(|e| self.classify(e))?;
-                            return Ok(Stream::Tcp(s));
-                        }
-                        Err(e) => last = Some(e),
-                    }
-                }
-                Err(self.classify(last.expect("resolve returns at least one address")))
-            }
-        }
-    }
-
-    fn classify(&self, error: io::Error) -> ConnectError {
-        let endpoint = self.clone();
-        match error.kind() {
-            io::ErrorKind::ConnectionRefused | io::ErrorKind::NotFound => {
-                ConnectError::Refused { endpoint, error }
-            }
-            io::ErrorKind::TimedOut => ConnectError::Timeout {
-                endpoint,
-                after: Duration::ZERO,
-            },
-            _ => ConnectError::Io { endpoint, error },
-        }
     }
 }
 

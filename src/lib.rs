@@ -24,12 +24,16 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+mod buffer;
 pub mod client;
+pub mod config;
 pub mod connection;
 pub mod handler;
+mod link;
 pub mod server;
 pub mod transport;
 
+pub use config::{ListenerConfig, ServeConfig};
 pub use connection::Connection;
 pub use handler::{Handler, LineEcho, Mode, OnceEcho, StreamEcho};
 pub use server::Server;

@@ -1,14 +1,14 @@
-//! `ricochet serve`: bind the endpoints, serve a mode, stop on a signal.
+//! `ricochet serve`: flags and environment to a [`ServeConfig`], then
+//! [`ricochet::server::run`] until a signal.
 
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::{Args, ValueEnum};
+use ricochet::config::{parse_unix_mode, RuntimeKind, DEFAULT_MAX_CONNS};
 use ricochet::handler::line::DEFAULT_MAX_LINE;
-use ricochet::server::DEFAULT_MAX_CONNS;
-use ricochet::{BindOptions, Endpoint, LineEcho, Mode, OnceEcho, Server, StreamEcho};
+use ricochet::{Endpoint, LineEcho, ListenerConfig, Mode, OnceEcho, ServeConfig, StreamEcho};
 
 use super::parse_duration;
 
@@ -49,7 +49,7 @@ pub struct ServeArgs {
     pub grace: Duration,
 
     /// Permissions of Unix socket files, in octal (e.g. 660).
-    #[arg(long, value_parser = parse_mode, env = "RICOCHET_UNIX_MODE")]
+    #[arg(long, value_parser = parse_unix_mode, env = "RICOCHET_UNIX_MODE")]
     pub unix_mode: Option<u32>,
 
     /// Listen backlog [default: the system's somaxconn]
@@ -63,13 +63,13 @@ pub struct ServeArgs {
     /// per-core: one single-threaded runtime per thread, each with its own
     /// SO_REUSEPORT listener (fastest, no cross-thread hops);
     /// work-stealing: tokio's multi-threaded scheduler (evens out skewed load).
-    #[arg(long, value_enum, default_value_t = RuntimeKind::PerCore, env = "RICOCHET_RUNTIME")]
-    pub runtime: RuntimeKind,
+    #[arg(long, value_enum, default_value_t = RuntimeName::PerCore, env = "RICOCHET_RUNTIME")]
+    pub runtime: RuntimeName,
 }
 
 /// `--runtime` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum RuntimeKind {
+pub enum RuntimeName {
     /// One current-thread runtime per thread, SO_REUSEPORT listeners.
     PerCore,
     /// One multi-threaded, work-stealing runtime.
@@ -87,16 +87,6 @@ pub enum ModeName {
     Line,
 }
 
-fn parse_mode(s: &str) -> Result<u32, String> {
-    let digits = s.trim_start_matches("0o");
-    match u32::from_str_radix(digits, 8) {
-        Ok(m) if m <= 0o7777 => Ok(m),
-        _ => Err(format!(
-            "invalid mode '{s}': expected octal permissions such as 660 or 0600"
-        )),
-    }
-}
-
 fn parse_max_conns(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if n >= 1 => Ok(n),
@@ -107,8 +97,10 @@ fn parse_max_conns(s: &str) -> Result<usize, String> {
 }
 
 impl ServeArgs {
-    fn mode(&self) -> Mode {
-        match self.mode {
+    /// The configuration these flags describe: one listener per endpoint,
+    /// all with the same mode and limits.
+    pub fn config(&self) -> ServeConfig {
+        let mode = match self.mode {
             ModeName::Stream => Mode::Stream(StreamEcho),
             ModeName::Once => Mode::Once(OnceEcho {
                 max_read: self.max_read as usize,
@@ -117,73 +109,53 @@ impl ServeArgs {
             ModeName::Line => Mode::Line(LineEcho {
                 max_line: self.max_line as usize,
             }),
+        };
+        let listener = ListenerConfig {
+            mode,
+            idle_timeout: self.idle_timeout,
+            backlog: self.backlog,
+            unix_mode: self.unix_mode,
+            ..ListenerConfig::default()
+        };
+        let endpoints = match self.endpoints.as_slice() {
+            [] => vec![Endpoint::default_serve()],
+            given => given.to_vec(),
+        };
+        ServeConfig {
+            max_conns: self.max_conns,
+            grace: self.grace,
+            runtime: match self.runtime {
+                RuntimeName::PerCore => RuntimeKind::PerCore,
+                RuntimeName::WorkStealing => RuntimeKind::WorkStealing,
+            },
+            threads: self.threads.map(usize::from),
+            ..ServeConfig::new(endpoints, &listener)
         }
     }
 }
 
 /// Runs the server until SIGINT/SIGTERM; a second signal exits at once.
-pub fn run(mut args: ServeArgs) -> anyhow::Result<ExitCode> {
-    if args.endpoints.is_empty() {
-        args.endpoints.push(Endpoint::default_serve());
-    }
-    let threads = args
-        .threads
-        .map(usize::from)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let opts = BindOptions {
-        backlog: args.backlog,
-        unix_mode: args.unix_mode,
-        reuse_port: args.runtime == RuntimeKind::PerCore,
-    };
-    let rt = match args.runtime {
-        RuntimeKind::PerCore => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build(),
-        RuntimeKind::WorkStealing => tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .enable_all()
-            .build(),
-    }
-    .context("could not start the async runtime")?;
-    let (server, signals) = rt.block_on(bind(&args, &opts))?;
-    let summary = match args.runtime {
-        RuntimeKind::WorkStealing => {
-            rt.block_on(server.serve(args.mode(), until_signalled(signals)))
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let config = args.config();
+    let summary = ricochet::server::run(&config, |endpoints| {
+        // Signals first, so a SIGTERM that follows the "listening on" line
+        // always means a graceful shutdown: never the default exit, never
+        // lost.
+        let signals = Signals::new()?;
+        let mut stdout = std::io::stdout().lock();
+        for endpoint in endpoints {
+            writeln!(stdout, "listening on {endpoint}")?;
         }
-        RuntimeKind::PerCore => server
-            .serve_sharded(threads, &opts, args.mode(), || until_signalled(signals))
-            .context("could not start server threads")?,
-    };
+        stdout.flush()?;
+        tracing::info!(listeners = ?config.listeners, runtime = ?config.runtime, max_conns = config.max_conns, "serving");
+        Ok(until_signalled(signals))
+    })?;
     tracing::info!(
         accepted = summary.accepted,
         cut = summary.cut_at_shutdown,
         "stopped"
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// Binds every endpoint and prints where we listen. Signals are subscribed
-/// to first, so a SIGTERM that follows the "listening on" line always means
-/// a graceful shutdown: never the default exit, never lost. (Signal streams
-/// are not tied to the runtime that made them, so the per-core shards can
-/// await them on another.)
-async fn bind(args: &ServeArgs, opts: &BindOptions) -> anyhow::Result<(Server, Signals)> {
-    let signals = Signals::new()?;
-    let mut listeners = Vec::new();
-    for endpoint in &args.endpoints {
-        listeners.extend(ricochet::Listener::bind(endpoint, opts).await?);
-    }
-    let server = Server::from_listeners(listeners)
-        .max_conns(args.max_conns)
-        .idle_timeout(args.idle_timeout)
-        .grace(args.grace);
-    let mut stdout = std::io::stdout().lock();
-    for endpoint in server.local_endpoints()? {
-        writeln!(stdout, "listening on {endpoint}")?;
-    }
-    stdout.flush()?;
-    tracing::info!(mode = ?args.mode, runtime = ?args.runtime, max_conns = args.max_conns, "serving");
-    Ok((server, signals))
 }
 
 /// Resolves at the first SIGINT/SIGTERM; a second one exits at once.
@@ -203,11 +175,11 @@ struct Signals {
 }
 
 impl Signals {
-    fn new() -> anyhow::Result<Self> {
+    fn new() -> std::io::Result<Self> {
         use tokio::signal::unix::{signal, SignalKind};
         Ok(Signals {
-            int: signal(SignalKind::interrupt()).context("could not install SIGINT handler")?,
-            term: signal(SignalKind::terminate()).context("could not install SIGTERM handler")?,
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
         })
     }
 

@@ -16,7 +16,8 @@ use crate::handler::{LINGER, LINGER_BYTES};
 pub const DEFAULT_MAX_LINE: usize = 64 * 1024;
 
 /// Echoes lines up to `max_line` bytes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct LineEcho {
     /// Longest accepted line, newline excluded.
     pub max_line: usize,

@@ -45,8 +45,10 @@ pub trait Handler: Send + Sync + 'static {
     fn handle(&self, conn: &mut Connection) -> impl Future<Output = io::Result<()>> + Send;
 }
 
-/// The echo behaviours `ricochet serve --mode` offers.
-#[derive(Debug, Clone)]
+/// The echo behaviours `ricochet serve --mode` offers. In a config file:
+/// `mode = { kind = "line", max-line = 4096 }`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Mode {
     /// Echo every byte until the client half-closes (RFC 862).
     Stream(StreamEcho),
@@ -54,6 +56,12 @@ pub enum Mode {
     Once(OnceEcho),
     /// Echo complete lines, with a bound on line length.
     Line(LineEcho),
+}
+
+impl Default for Mode {
+    fn default() -> Self {
+        Mode::Stream(StreamEcho)
+    }
 }
 
 impl Handler for Mode {

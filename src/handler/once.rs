@@ -10,11 +10,13 @@ use crate::connection::Connection;
 use crate::handler::{Handler, LINGER, LINGER_BYTES};
 
 /// One read, an optional delay, one write, close.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct OnceEcho {
     /// Largest single read, like the tutorial's `read(1024)`.
     pub max_read: usize,
     /// Pause between reading and answering.
+    #[serde(with = "humantime_serde")]
     pub delay: Option<Duration>,
 }
 

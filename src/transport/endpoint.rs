@@ -164,6 +164,20 @@ impl fmt::Display for Endpoint {
     }
 }
 
+/// Written as its URL (`"tcp://localhost:1234"`) in config files.
+impl serde::Serialize for Endpoint {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Endpoint {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 impl From<SocketAddr> for Endpoint {
     fn from(addr: SocketAddr) -> Self {
         Endpoint::tcp(addr.ip().to_string(), addr.port())

@@ -17,5 +17,6 @@ mod unix;
 
 pub use connect::ConnectError;
 pub use endpoint::{Endpoint, ParseError, DEFAULT_PORT};
+pub(crate) use listen::DetachedListener;
 pub use listen::{BindError, BindOptions, Listener};
 pub use socket::{Peer, Socket};

@@ -20,6 +20,29 @@
 //!     Ok(())
 //! }
 //! ```
+//!
+//! A deployed server is described by one [`ServeConfig`] (a table per
+//! listener) and run by [`server::run`], which also owns threads and
+//! sharding; that is all `ricochet serve` does.
+//!
+//! # Layout
+//!
+//! - [`config`]: `ServeConfig` and its per-listener tables (serde): what
+//!   the command line, the environment and a file fill.
+//! - [`transport`]: endpoints, listening, connecting, the connected socket,
+//!   Unix socket files — every way bytes get in and out.
+//! - [`server`]: `run(config, …)` and `Server`; accept loops and admission,
+//!   per-core shards, the per-connection pipeline (admit → layers → handler
+//!   → accounting) and graceful shutdown.
+//! - `link` (private): the byte stream a handler reads, layered over the
+//!   socket; counts bytes, enforces the idle timeout, replays preamble bytes.
+//! - [`connection`]: the tutorial's stream API (`read(n)`, `readline()`,
+//!   `write_all()`, `drain()`) over a link.
+//! - [`handler`]: the `Handler` trait and the `stream`, `once` and `line`
+//!   echo modes.
+//! - `buffer` (private): read buffers lent per thread, capped process-wide.
+//! - [`client`]: the `send` side.
+//! - [`bench`]: the load generator.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -25,7 +25,7 @@ def rss_kib(pid):
 
 
 def main():
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pid", type=int, required=True)
     g = ap.add_mutually_exclusive_group(required=True)
     g.add_argument("--tcp", nargs=2, metavar=("HOST", "PORT"))

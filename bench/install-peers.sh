@@ -8,6 +8,14 @@
 # Environment: PYTHON (default python3) is the interpreter the Python peers run on.
 set -euo pipefail
 
+# The comment above is the usage: print it for -h/--help, before any work.
+usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
+case ${1-} in
+    -h | --help) usage; exit 0 ;;
+    "") ;;
+    *) usage >&2; printf '\n%s: unknown argument %s\n' "${0##*/}" "$1" >&2; exit 2 ;;
+esac
+
 cd "$(dirname "${BASH_SOURCE[0]}")"
 PEERS=$PWD/peers
 BIN=$PEERS/bin

@@ -218,6 +218,9 @@ def check(peer, transport, tmpdir):
 
 
 def main():
+    if any(a in ("-h", "--help") for a in sys.argv[1:]):
+        print(__doc__.strip())
+        sys.exit(0)
     global BURST
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = hard if hard == resource.RLIM_INFINITY else min(hard, 65536)

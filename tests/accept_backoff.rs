@@ -6,10 +6,13 @@
 //! loop (counted through its warning lines), and serve the clients waiting in
 //! the backlog as soon as descriptors free up.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use common::ServeCmd;
 
 /// Upper bound on clients; far above what `ulimit -n 32` lets the server hold.
 const MAX_CLIENTS: usize = 64;
@@ -27,23 +30,14 @@ fn echo_ok(s: &mut TcpStream, timeout: Duration) -> bool {
 
 #[test]
 fn emfile_backs_off_and_recovers() {
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "ulimit -n 32 && exec '{}' serve tcp://127.0.0.1:0 --grace 0",
-            env!("CARGO_BIN_EXE_ricochet")
-        ))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn ricochet serve");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on tcp://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+    let mut server = ServeCmd::new(&["tcp://127.0.0.1:0"])
+        .flags(&["--grace", "0"])
+        .fd_limit(32)
+        .spawn();
+    let addr = server
+        .endpoint()
+        .strip_prefix("tcp://")
+        .unwrap_or_else(|| panic!("unexpected endpoint {:?}", server.endpoints))
         .to_owned();
 
     // More clients than descriptors: the first ones are served, the rest
@@ -96,20 +90,13 @@ fn emfile_backs_off_and_recovers() {
         assert_eq!(&buf, b"ping\n");
     }
     assert!(
-        child.try_wait().unwrap().is_none(),
+        server.proc.try_status().is_none(),
         "server died under EMFILE"
     );
     drop(waiting);
 
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    server.proc.kill();
+    let stderr = server.stderr();
     let failures = stderr.matches("accept failed").count();
     assert!(failures >= 1, "EMFILE was never reported:\n{stderr}");
     // A spinning loop would log thousands of failures over these seconds;

@@ -1,20 +1,14 @@
 //! `--max-conns` across several listeners: the limit is shared, and no
 //! listener may starve another of the last free slot.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::ServerProc;
 
 fn echo_within<S: Read + Write>(s: &mut S, msg: &[u8]) -> bool {
     if s.write_all(msg).is_err() {
@@ -30,9 +24,9 @@ fn last_slot_is_not_hoarded_by_an_idle_listener() {
     let sock = dir.path().join("echo.sock");
     for runtime in ["per-core", "work-stealing"] {
         let _ = std::fs::remove_file(&sock);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ricochet"))
-            .args([
-                "serve",
+        let server = ServerProc::ricochet(
+            &["tcp://127.0.0.1:0", &format!("unix:{}", sock.display())],
+            &[
                 "-q",
                 "--max-conns",
                 "2",
@@ -40,24 +34,14 @@ fn last_slot_is_not_hoarded_by_an_idle_listener() {
                 "2",
                 "--runtime",
                 runtime,
-            ])
-            .arg("tcp://127.0.0.1:0")
-            .arg(format!("unix:{}", sock.display()))
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let server = Server(child);
-        let mut line = String::new();
-        out.read_line(&mut line).unwrap();
-        let tcp = line
-            .trim()
-            .strip_prefix("listening on tcp://")
+            ],
+        );
+        let tcp = server.endpoints[0]
+            .strip_prefix("tcp://")
             .unwrap()
             .to_owned();
-        line.clear();
-        out.read_line(&mut line).unwrap();
-        assert!(line.starts_with("listening on unix:"), "{line}");
+        let line = &server.endpoints[1];
+        assert!(line.starts_with("unix:"), "{line}");
 
         let short = Some(Duration::from_millis(500));
         let long = Some(Duration::from_secs(10));

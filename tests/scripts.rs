@@ -14,7 +14,15 @@ const TIMEOUT: Duration = Duration::from_secs(120);
 fn python_harness_unit_tests() {
     let root = env!("CARGO_MANIFEST_DIR");
     let spawned = Command::new("python3")
-        .args(["-m", "unittest", "discover", "-s", "bench/harness", "-p", "test_*.py"])
+        .args([
+            "-m",
+            "unittest",
+            "discover",
+            "-s",
+            "bench/harness",
+            "-p",
+            "test_*.py",
+        ])
         .current_dir(root)
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .stdin(Stdio::null())

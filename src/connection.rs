@@ -82,13 +82,30 @@ impl Connection {
         &mut self.link
     }
 
+    /// The link and the peer at once (the peer for log lines).
+    pub(crate) fn link_and_peer(&mut self) -> (&mut Link, &Peer) {
+        (&mut self.link, &self.peer)
+    }
+
+    /// Waits until a read can make progress (data, end of stream or an
+    /// error), holding no buffer meanwhile: a handler that waits here
+    /// before taking a buffer keeps idle connections small.
+    pub async fn readable(&mut self) -> io::Result<()> {
+        if !self.pending.is_empty() {
+            return Ok(());
+        }
+        std::future::poll_fn(|cx| self.link.poll_read_ready(cx)).await
+    }
+
     /// Reads at most `max` bytes, like asyncio's `read(n)`: whatever has
-    /// arrived, at least one byte, or an empty vector at end of stream.
+    /// arrived, at least one byte, or an empty vector at end of stream. The
+    /// buffer is allocated once data is there, not while waiting.
     pub async fn read(&mut self, max: usize) -> io::Result<Vec<u8>> {
         if !self.pending.is_empty() {
             let n = max.min(self.pending.len());
             return Ok(self.pending.drain(..n).collect());
         }
+        self.readable().await?;
         let mut buf = vec![0; max];
         let n = self.link.read(&mut buf).await?;
         buf.truncate(n);

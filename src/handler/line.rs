@@ -1,16 +1,26 @@
 //! `line` mode: echo line by line, like a `readline()` loop.
 //!
-//! Each complete line is written back as soon as it is read. A line longer
-//! than `max_line` (64 KiB by default, asyncio's stream limit) gets an error
-//! line and the connection is closed: buffering is bounded by the limit, not
-//! by what a client chooses to send. A final line without `\n` is echoed at
-//! end of stream, as `readline()` returns it.
+//! Every complete line of one read goes back in **one write**, straight from
+//! the read buffer — a client sending a megabyte of bare newlines costs a
+//! handful of syscalls, not one per line, and no line is copied. Only the
+//! unfinished line at the end of a read is kept, and it grows only as its
+//! bytes arrive. A line longer than `max_line` (64 KiB by default, asyncio's
+//! stream limit) gets an error line and the connection is closed, so what
+//! is buffered is bounded by the limit, not by what a client chooses to
+//! send. A final line without `\n` is echoed at end of stream, as
+//! `readline()` returns it.
+//!
+//! Memory: like `stream` mode, an idle connection waits for data holding no
+//! read buffer (one is borrowed from the thread's pool per read), and holds
+//! nothing else unless a line is half-received.
 
 use std::io;
 
-use crate::connection::{Connection, LineError};
-use crate::handler::Handler;
-use crate::handler::{LINGER, LINGER_BYTES};
+use tokio::io::AsyncReadExt;
+
+use crate::buffer::PooledBuf;
+use crate::connection::Connection;
+use crate::handler::{Handler, LINGER, LINGER_BYTES};
 
 /// asyncio's default stream limit.
 pub const DEFAULT_MAX_LINE: usize = 64 * 1024;
@@ -31,29 +41,98 @@ impl Default for LineEcho {
     }
 }
 
+/// Where the lines of one read end, given `carried` bytes of an unfinished
+/// line before it.
+#[derive(Debug, PartialEq, Eq)]
+struct Scan {
+    /// `data[..complete]` ends with the last acceptable complete line.
+    complete: usize,
+    /// A line (finished or not) longer than the limit starts at or before
+    /// `data[complete..]`.
+    too_long: bool,
+}
+
+fn scan(data: &[u8], carried: usize, max_line: usize) -> Scan {
+    let mut start = 0;
+    let mut carried = carried;
+    for nl in memchr::memchr_iter(b'\n', data) {
+        if carried + (nl - start) > max_line {
+            return Scan {
+                complete: start,
+                too_long: true,
+            };
+        }
+        start = nl + 1;
+        carried = 0;
+    }
+    Scan {
+        complete: start,
+        too_long: carried + (data.len() - start) > max_line,
+    }
+}
+
 impl Handler for LineEcho {
     async fn handle(&self, conn: &mut Connection) -> io::Result<()> {
+        // The unfinished line, at most `max_line` bytes.
+        let mut partial = Vec::new();
         loop {
-            match conn.readline(self.max_line).await {
-                Ok(line) if line.is_empty() => return conn.shutdown().await,
-                Ok(line) => {
-                    tracing::debug!(peer = %conn.peer(), data = %String::from_utf8_lossy(&line), "line received");
-                    conn.write_all(&line).await?;
-                    if line.last() != Some(&b'\n') {
-                        return conn.shutdown().await;
-                    }
+            conn.readable().await?;
+            let mut buf = PooledBuf::take();
+            let n = conn.link().read(&mut buf).await?;
+            if n == 0 {
+                if !partial.is_empty() {
+                    conn.write_all(&partial).await?;
                 }
-                Err(LineError::TooLong { limit }) => {
-                    let msg = format!("error: line longer than {limit} bytes; closing\n");
-                    conn.write_all(msg.as_bytes()).await?;
-                    conn.close_gently(LINGER_BYTES, LINGER).await?;
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("line longer than {limit} bytes"),
-                    ));
-                }
-                Err(LineError::Io(e)) => return Err(e),
+                return conn.shutdown().await;
             }
+            let data = &buf[..n];
+            let Scan { complete, too_long } = scan(data, partial.len(), self.max_line);
+            if complete > 0 {
+                tracing::debug!(peer = %conn.peer(), data = %crate::handler::Escaped(&data[..complete]), "lines received");
+                if !partial.is_empty() {
+                    conn.write_all(&partial).await?;
+                    partial = Vec::new();
+                }
+                conn.write_all(&data[..complete]).await?;
+            }
+            if too_long {
+                let limit = self.max_line;
+                drop(buf);
+                let msg = format!("error: line longer than {limit} bytes; closing\n");
+                conn.write_all(msg.as_bytes()).await?;
+                conn.close_gently(LINGER_BYTES, LINGER).await?;
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("line longer than {limit} bytes"),
+                ));
+            }
+            partial.extend_from_slice(&data[complete..]);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scan_finds_the_last_complete_line_and_the_first_too_long_one() {
+        let ok = |complete| Scan {
+            complete,
+            too_long: false,
+        };
+        assert_eq!(scan(b"ab\ncd\nef", 0, 4), ok(6));
+        assert_eq!(scan(b"\n\n\n", 0, 0), ok(3));
+        assert_eq!(scan(b"abcd\n", 0, 4), ok(5));
+        assert_eq!(scan(b"abcd", 0, 4), ok(0));
+        // Carried bytes count towards the first line only.
+        assert_eq!(scan(b"cd\nabcd\n", 2, 4), ok(8));
+        let long = |complete| Scan {
+            complete,
+            too_long: true,
+        };
+        assert_eq!(scan(b"cde\nab", 2, 4), long(0));
+        assert_eq!(scan(b"ab\nabcde\nab\n", 0, 4), long(3));
+        assert_eq!(scan(b"ab\nabcde", 0, 4), long(3));
     }
 }

@@ -77,3 +77,22 @@ impl Handler for Mode {
         }
     }
 }
+
+/// Shows received bytes in a log line: printable ASCII as is, everything
+/// else escaped (`\n`, `\x00`, `\xff`), so a payload can never forge or break
+/// a line of the log.
+pub(crate) struct Escaped<'a>(pub(crate) &'a [u8]);
+
+impl std::fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write;
+        for &b in self.0 {
+            match b {
+                b'\\' => f.write_str("\\\\")?,
+                b' '..=b'~' => f.write_char(b as char)?,
+                _ => write!(f, "{}", std::ascii::escape_default(b))?,
+            }
+        }
+        Ok(())
+    }
+}

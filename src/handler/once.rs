@@ -7,7 +7,7 @@ use std::io;
 use std::time::Duration;
 
 use crate::connection::Connection;
-use crate::handler::{Handler, LINGER, LINGER_BYTES};
+use crate::handler::{Escaped, Handler, LINGER, LINGER_BYTES};
 
 /// One read, an optional delay, one write, close.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -32,7 +32,7 @@ impl Default for OnceEcho {
 impl Handler for OnceEcho {
     async fn handle(&self, conn: &mut Connection) -> io::Result<()> {
         let data = conn.read(self.max_read).await?;
-        tracing::debug!(peer = %conn.peer(), data = %String::from_utf8_lossy(&data), "message received");
+        tracing::debug!(peer = %conn.peer(), data = %Escaped(&data), "message received");
         if let Some(delay) = self.delay {
             tokio::time::sleep(delay).await;
         }

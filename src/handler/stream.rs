@@ -25,8 +25,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::buffer::{PooledBuf, POOL_BUFFER_SIZE};
 use crate::connection::Connection;
-use crate::handler::Handler;
+use crate::handler::{Escaped, Handler};
 use crate::link::Link;
+use crate::transport::Peer;
 
 const _: () = assert!(POOL_BUFFER_SIZE <= u32::MAX as usize, "Echo counts in u32");
 
@@ -36,8 +37,10 @@ pub struct StreamEcho;
 
 impl Handler for StreamEcho {
     async fn handle(&self, conn: &mut Connection) -> io::Result<()> {
+        let (link, peer) = conn.link_and_peer();
         Echo {
-            link: conn.link(),
+            link,
+            peer,
             buf: None,
             filled: 0,
             written: 0,
@@ -51,6 +54,7 @@ impl Handler for StreamEcho {
 /// client; with nothing owed and no buffer, we are idle.
 struct Echo<'a> {
     link: &'a mut Link,
+    peer: &'a Peer,
     buf: Option<PooledBuf>,
     filled: u32,
     written: u32,
@@ -103,7 +107,7 @@ impl Future for Echo<'_> {
                         this.buf = None;
                         return Poll::Ready(Ok(()));
                     }
-                    tracing::debug!(data = %String::from_utf8_lossy(&buf[..n]), "received");
+                    tracing::debug!(peer = %this.peer, data = %Escaped(&buf[..n]), "received");
                     this.filled = n as u32; // n <= buf.len() <= POOL_BUFFER_SIZE
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),

@@ -97,3 +97,67 @@ async fn line_mode_default_limit_is_64_kib() {
         String::from_utf8_lossy(&rest[..rest.len().min(80)])
     );
 }
+
+/// All complete lines of one read go back in one write: a megabyte of bare
+/// newlines must not cost a write per line (it cost 1,048,576 `sendto`s).
+#[tokio::test]
+async fn line_mode_echoes_many_lines_with_few_writes() {
+    let (_dir, _path, unix) = unix_endpoint("newlines.sock");
+    let server = ServerProc::ricochet(&every_transport(&unix), &["--mode", "line", "-q"]);
+    for ep in &server.endpoints {
+        let before = server.proc.proc_io("syscw");
+        let conn = must_connect(ep).await;
+        let (mut rd, mut wr) = tokio::io::split(conn);
+        let input = vec![b'\n'; 1 << 20];
+        let writer = tokio::spawn(async move {
+            wr.write_all(&input).await.expect("write");
+            wr.shutdown().await.expect("half-close");
+        });
+        let echo = read_to_eof(&mut rd, WAIT).await;
+        writer.await.expect("writer");
+        assert_eq!(echo.len(), 1 << 20, "{ep}");
+        assert!(echo.iter().all(|&b| b == b'\n'), "{ep}");
+        let writes = server.proc.proc_io("syscw") - before;
+        // One write per read, and reads are up to 256 KiB: a few hundred
+        // writes at the very most, never one per line.
+        assert!(
+            writes < 5_000,
+            "{ep}: {writes} writes for 1 MiB of newlines"
+        );
+    }
+}
+
+/// An idle line-mode connection holds no line buffer: 500 of them, with the
+/// largest line limit, cost well under 8 MiB (they cost 268 KB each when the
+/// buffer was sized to the limit up front).
+#[tokio::test]
+async fn idle_line_mode_connections_hold_no_buffer() {
+    let server = ServerProc::ricochet(
+        &["tcp://127.0.0.1:0"],
+        &["--mode", "line", "--max-line", "67108864", "-q"],
+    );
+    let ep = &server.endpoints[0];
+    // Warm up the allocator and runtime with one exchange first.
+    let mut conns = vec![must_connect(ep).await];
+    exchange_line(&mut conns[0]).await;
+    let before = server.proc.proc_status_kib("VmRSS");
+    for _ in 0..500 {
+        let mut conn = must_connect(ep).await;
+        exchange_line(&mut conn).await;
+        conns.push(conn);
+    }
+    let grown = server.proc.proc_status_kib("VmRSS").saturating_sub(before);
+    assert!(
+        grown < 8 * 1024,
+        "500 idle line connections grew RSS by {grown} KiB"
+    );
+}
+
+async fn exchange_line(conn: &mut Box<dyn Io>) {
+    conn.write_all(b"hi\n").await.expect("write");
+    let mut echo = [0u8; 3];
+    bounded("line echo", conn.read_exact(&mut echo))
+        .await
+        .expect("read");
+    assert_eq!(&echo, b"hi\n");
+}

@@ -11,6 +11,7 @@ mod endpoints;
 mod library;
 mod limits;
 mod line_mode;
+mod logging;
 mod once_mode;
 mod shutdown;
 mod stream_mode;

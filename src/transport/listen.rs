@@ -64,6 +64,22 @@ pub enum BindError {
         /// The offending file.
         path: PathBuf,
     },
+    /// The directory the Unix socket should go in does not exist.
+    #[error("cannot listen on {endpoint}: directory {} does not exist (create it first)", .dir.display())]
+    NoDirectory {
+        /// Where.
+        endpoint: Endpoint,
+        /// The missing directory.
+        dir: PathBuf,
+    },
+    /// The Unix socket path is longer than the system allows.
+    #[error("cannot listen on {endpoint}: the path is too long for a Unix socket (at most {max} bytes; use a shorter path)")]
+    PathTooLong {
+        /// Where.
+        endpoint: Endpoint,
+        /// The longest path allowed.
+        max: usize,
+    },
     /// Any other system error, with the step that failed.
     #[error("cannot listen on {endpoint}: {step}: {error}")]
     Io {

@@ -56,68 +56,128 @@ pub(crate) fn bind_unix(
     backlog: i32,
     mode: Option<u32>,
 ) -> Result<UnixSocketListener, BindError> {
-    if let Ok(meta) = fs::symlink_metadata(path) {
-        if !meta.file_type().is_socket() {
-            return Err(BindError::NotASocket {
-                endpoint: endpoint.clone(),
-                path: path.to_owned(),
-            });
-        }
-        // A socket file: live if something accepts on it, stale otherwise.
-        match std::os::unix::net::UnixStream::connect(path) {
-            Ok(_) => {
-                return Err(BindError::UnixLive {
-                    endpoint: endpoint.clone(),
-                })
-            }
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                tracing::info!(path = %path.display(), "replacing stale socket file");
-                fs::remove_file(path).map_err(io_step(endpoint, "removing stale socket"))?;
-            }
-            Err(e) => return Err(io_step(endpoint, "probing existing socket")(e)),
-        }
+    // Checked up front so the errors name the path, not a private directory.
+    SockAddr::unix(path).map_err(|_| BindError::PathTooLong {
+        endpoint: endpoint.clone(),
+        max: MAX_PATH,
+    })?;
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(BindError::NoDirectory {
+            endpoint: endpoint.clone(),
+            dir: parent.to_owned(),
+        });
     }
+    // Bind and set the mode inside a directory only we can enter, then
+    // rename the socket into place: nothing ever acts on `path` by name
+    // except that atomic rename, so swapping a symlink in (to have us chmod
+    // or delete its target) has no window to win.
+    let private =
+        PrivateDir::new(parent).map_err(io_step(endpoint, "creating a private directory"))?;
+    let staged = private.path.join("s");
+    let addr = SockAddr::unix(&staged).map_err(|_| BindError::PathTooLong {
+        endpoint: endpoint.clone(),
+        max: MAX_PATH,
+    })?;
     let socket = RawSocket::new(Domain::UNIX, Type::STREAM, None)
         .map_err(io_step(endpoint, "creating socket"))?;
-    let addr = SockAddr::unix(path).map_err(io_step(endpoint, "building socket address"))?;
-    socket.bind(&addr).map_err(|error| {
-        if error.kind() == io::ErrorKind::AddrInUse {
-            BindError::UnixLive {
-                endpoint: endpoint.clone(),
-            }
-        } else {
-            io_step(endpoint, "binding")(error)
-        }
-    })?;
-    // The file is ours now: remove it if any later step fails.
-    let cleanup = |e: BindError| {
-        let _ = fs::remove_file(path);
-        e
-    };
-    let meta = fs::symlink_metadata(path)
-        .map_err(io_step(endpoint, "reading socket file"))
-        .map_err(cleanup)?;
+    socket.bind(&addr).map_err(io_step(endpoint, "binding"))?;
     if let Some(mode) = mode {
-        fs::set_permissions(path, fs::Permissions::from_mode(mode))
-            .map_err(io_step(endpoint, "setting socket permissions"))
-            .map_err(cleanup)?;
+        fs::set_permissions(&staged, fs::Permissions::from_mode(mode))
+            .map_err(io_step(endpoint, "setting socket permissions"))?;
     }
+    let meta = fs::symlink_metadata(&staged).map_err(io_step(endpoint, "reading socket file"))?;
     // listen() before registering with the runtime: an epoll registration
     // of a bound, not-yet-listening socket reports a hang-up, which tokio
     // would remember and then spin on.
     socket
         .listen(backlog)
-        .map_err(io_step(endpoint, "listening"))
-        .map_err(cleanup)?;
+        .map_err(io_step(endpoint, "listening"))?;
     socket
         .set_nonblocking(true)
-        .map_err(io_step(endpoint, "setting non-blocking"))
-        .map_err(cleanup)?;
+        .map_err(io_step(endpoint, "setting non-blocking"))?;
+    check_existing(endpoint, path)?;
+    fs::rename(&staged, path).map_err(io_step(endpoint, "moving the socket into place"))?;
     Ok(UnixSocketListener::new(
         UnixListener::from_std(socket.into())
-            .map_err(io_step(endpoint, "registering with the runtime"))
-            .map_err(cleanup)?,
+            .map_err(io_step(endpoint, "registering with the runtime"))?,
         path.to_owned(),
         Some((meta.dev(), meta.ino())),
     ))
+}
+
+/// Longest Unix socket path Linux accepts, in bytes.
+const MAX_PATH: usize = 107;
+
+/// What is at `path` already: nothing, or a stale socket (the rename will
+/// replace it), is fine; a live socket or anything that is not a socket is
+/// refused. The probe is a non-blocking connect: a live server whose
+/// backlog is full answers "try again", which counts as live, and nothing
+/// here can hang.
+fn check_existing(endpoint: &Endpoint, path: &Path) -> Result<(), BindError> {
+    let Ok(meta) = fs::symlink_metadata(path) else {
+        return Ok(());
+    };
+    if !meta.file_type().is_socket() {
+        return Err(BindError::NotASocket {
+            endpoint: endpoint.clone(),
+            path: path.to_owned(),
+        });
+    }
+    let probe = RawSocket::new(Domain::UNIX, Type::STREAM, None)
+        .and_then(|s| s.set_nonblocking(true).map(|()| s))
+        .map_err(io_step(endpoint, "probing existing socket"))?;
+    let addr = SockAddr::unix(path).map_err(io_step(endpoint, "probing existing socket"))?;
+    match probe.connect(&addr) {
+        Ok(()) => Err(BindError::UnixLive {
+            endpoint: endpoint.clone(),
+        }),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Err(BindError::UnixLive {
+            endpoint: endpoint.clone(),
+        }),
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+            tracing::info!(path = %path.display(), "replacing stale socket file");
+            Ok(())
+        }
+        Err(e) => Err(io_step(endpoint, "probing existing socket")(e)),
+    }
+}
+
+/// A fresh directory (mode 0700) beside the socket path, removed with
+/// whatever is left in it on drop.
+struct PrivateDir {
+    path: PathBuf,
+}
+
+impl PrivateDir {
+    fn new(parent: &Path) -> io::Result<Self> {
+        use std::os::unix::fs::DirBuilderExt;
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        // Short (the socket path inside must fit in 107 bytes) and unique
+        // enough; mkdir fails rather than follows whatever is there, and we
+        // try another name.
+        let mut last = None;
+        for _ in 0..16 {
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let name = format!(".rc{:x}{n:x}", std::process::id() & 0xffff);
+            let path = parent.join(name);
+            match fs::DirBuilder::new().mode(0o700).create(&path) {
+                Ok(()) => return Ok(PrivateDir { path }),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| io::ErrorKind::AlreadyExists.into()))
+    }
+}
+
+impl Drop for PrivateDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(self.path.join("s"));
+        let _ = fs::remove_dir(&self.path);
+    }
 }

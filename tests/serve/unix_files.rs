@@ -171,3 +171,130 @@ fn unix_mode_sets_socket_file_permissions() {
         );
     }
 }
+
+/// `--unix-mode` never changes another file's permissions, however the
+/// socket path is swapped for a symlink while the server starts (it used to
+/// chmod by path after bind: a symlink renamed over the socket in between
+/// made it chmod the link's target, 4 times in 4 trials).
+#[test]
+fn unix_mode_never_follows_a_symlink_swapped_in_during_startup() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let (dir, path, unix) = unix_endpoint("race.sock");
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "secret").expect("victim");
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let stop = Arc::new(AtomicBool::new(false));
+    // As fast as it can: the moment a socket appears at the path, rename a
+    // ready-made symlink to the victim over it.
+    let racer = {
+        let (stop, path, link) = (stop.clone(), path.clone(), dir.path().join("link"));
+        let victim = victim.clone();
+        std::thread::spawn(move || {
+            let mut swaps = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                if std::fs::symlink_metadata(&link).is_err() {
+                    std::os::unix::fs::symlink(&victim, &link).expect("symlink");
+                }
+                let is_socket =
+                    std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_socket());
+                if is_socket && std::fs::rename(&link, &path).is_ok() {
+                    swaps += 1;
+                }
+            }
+            swaps
+        })
+    };
+    let started = std::time::Instant::now();
+    let mut starts = 0;
+    while starts < 600 && started.elapsed() < Duration::from_secs(20) {
+        let _ = std::fs::remove_file(&path);
+        let mut child = std::process::Command::new(bin())
+            .args(["serve", &unix, "--unix-mode", "666", "-q", "--grace", "0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
+        // Started ("listening on") or failed (stdout closes): either way
+        // the chmod, if any, has happened.
+        let mut line = String::new();
+        let _ = std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
+            &mut line,
+        );
+        let _ = child.kill();
+        let _ = child.wait();
+        starts += 1;
+        let mode = std::fs::metadata(&victim)
+            .expect("victim")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "victim chmodded after {starts} starts");
+    }
+    stop.store(true, Ordering::Relaxed);
+    let swaps = racer.join().expect("racer");
+    assert!(
+        swaps > 0,
+        "the racer never swapped a symlink in ({starts} starts)"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&victim).expect("victim kept"),
+        "secret"
+    );
+}
+
+/// A live server whose backlog is full still counts as live: the probe
+/// must not block (it used to hang forever, deaf to SIGTERM).
+#[test]
+fn unix_probe_of_a_live_socket_with_a_full_backlog_does_not_hang() {
+    use socket2::{Domain, SockAddr, Socket, Type};
+    let (_dir, path, unix) = unix_endpoint("full.sock");
+    let listener = Socket::new(Domain::UNIX, Type::STREAM, None).expect("socket");
+    listener
+        .bind(&SockAddr::unix(&path).expect("addr"))
+        .expect("bind");
+    listener.listen(0).expect("listen");
+    // Fill the backlog: connect without accepting until the kernel says
+    // "try again".
+    let mut waiting = Vec::new();
+    for _ in 0..64 {
+        let c = Socket::new(Domain::UNIX, Type::STREAM, None).expect("socket");
+        c.set_nonblocking(true).expect("nonblocking");
+        match c.connect(&SockAddr::unix(&path).expect("addr")) {
+            Ok(()) => waiting.push(c),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => panic!("filling the backlog: {e}"),
+        }
+    }
+    let out = ricochet()
+        .args(["serve", &unix])
+        .timeout(Duration::from_secs(10))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_one_error_line(&out.stderr, &["another server is live"]);
+    assert!(path.exists());
+}
+
+#[test]
+fn unix_errors_name_a_missing_directory_and_an_over_long_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("no-such-dir");
+    let ep = format!("unix:{}/e.sock", missing.display());
+    let out = ricochet().args(["serve", &ep]).output().expect("run");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_one_error_line(
+        &out.stderr,
+        &[
+            "does not exist",
+            missing.to_str().expect("utf-8"),
+            "create it",
+        ],
+    );
+    let long = format!("unix:{}/{}.sock", dir.path().display(), "x".repeat(120));
+    let out = ricochet().args(["serve", &long]).output().expect("run");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_one_error_line(&out.stderr, &["too long", "107"]);
+}

@@ -32,6 +32,10 @@ use crate::transport::{BindOptions, Endpoint};
 
 /// Default connection limit.
 pub const DEFAULT_MAX_CONNS: usize = 10_000;
+/// Default idle timeout of a listener's connections: long enough for an
+/// interactive session, short enough that silent clients cannot hold
+/// `max_conns` slots for long.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// Default time in-flight connections get to finish at shutdown.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
 
@@ -111,8 +115,9 @@ pub struct ListenerConfig {
     /// How to echo.
     #[serde(default)]
     pub mode: Mode,
-    /// Close a connection when nothing moves for this long.
-    #[serde(default, with = "humantime_serde")]
+    /// Close a connection when nothing moves for this long (default 5
+    /// minutes); `None` never does.
+    #[serde(default = "default_idle_timeout", with = "humantime_serde")]
     pub idle_timeout: Option<Duration>,
     /// Listen backlog; `None` uses the system's `somaxconn`.
     #[serde(default)]
@@ -127,11 +132,15 @@ impl Default for ListenerConfig {
         ListenerConfig {
             endpoint: Endpoint::default_serve(),
             mode: Mode::default(),
-            idle_timeout: None,
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
             backlog: None,
             unix_mode: None,
         }
     }
+}
+
+fn default_idle_timeout() -> Option<Duration> {
+    Some(DEFAULT_IDLE_TIMEOUT)
 }
 
 impl ListenerConfig {

@@ -31,7 +31,7 @@ fn echo_ok(s: &mut TcpStream, timeout: Duration) -> bool {
 #[test]
 fn emfile_backs_off_and_recovers() {
     let mut server = ServeCmd::new(&["tcp://127.0.0.1:0"])
-        .flags(&["--grace", "0"])
+        .flags(&["--grace", "0", "--max-conns", "10000"])
         .fd_limit(32)
         .spawn();
     let addr = server

@@ -23,26 +23,29 @@ pub struct ServeArgs {
     #[arg(long, value_enum, default_value_t = ModeName::Stream, env = "RICOCHET_MODE")]
     pub mode: ModeName,
 
-    /// once: largest single read, in bytes.
-    #[arg(long, default_value_t = 1024, env = "RICOCHET_MAX_READ", value_parser = clap::value_parser!(u32).range(1..=16 * 1024 * 1024))]
-    pub max_read: u32,
+    /// once: largest single read, in bytes [default: 1024]
+    #[arg(long, env = "RICOCHET_MAX_READ", value_parser = clap::value_parser!(u32).range(1..=16 * 1024 * 1024))]
+    pub max_read: Option<u32>,
 
     /// once: pause before answering (the tutorial sleeps 1s).
     #[arg(long, value_parser = parse_duration, env = "RICOCHET_DELAY")]
     pub delay: Option<Duration>,
 
     /// line: longest accepted line in bytes; longer lines get an error and
-    /// the connection is closed.
-    #[arg(long, default_value_t = DEFAULT_MAX_LINE as u32, env = "RICOCHET_MAX_LINE", value_parser = clap::value_parser!(u32).range(1..=64 * 1024 * 1024))]
-    pub max_line: u32,
+    /// the connection is closed [default: 65536]
+    #[arg(long, env = "RICOCHET_MAX_LINE", value_parser = clap::value_parser!(u32).range(1..=64 * 1024 * 1024))]
+    pub max_line: Option<u32>,
 
-    /// Connections served at once; more wait in the kernel's backlog.
-    #[arg(long, default_value_t = DEFAULT_MAX_CONNS, env = "RICOCHET_MAX_CONNS", value_parser = parse_max_conns)]
-    pub max_conns: usize,
+    /// Connections served at once; more wait in the kernel's backlog
+    /// [default: the open-file limit, raised to its hard maximum at start,
+    /// less headroom]
+    #[arg(long, env = "RICOCHET_MAX_CONNS", value_parser = parse_max_conns)]
+    pub max_conns: Option<usize>,
 
-    /// Close a connection when nothing moves for this long [default: never]
-    #[arg(long, value_parser = parse_duration, env = "RICOCHET_IDLE_TIMEOUT")]
-    pub idle_timeout: Option<Duration>,
+    /// Close a connection when nothing moves for this long; 0 or 'never'
+    /// disables it.
+    #[arg(long, default_value = "5m", env = "RICOCHET_IDLE_TIMEOUT", value_parser = parse_idle_timeout)]
+    pub idle_timeout: IdleTimeout,
 
     /// At shutdown, how long open connections may finish before being closed.
     #[arg(long, value_parser = parse_duration, default_value = "10s", env = "RICOCHET_GRACE")]
@@ -87,6 +90,17 @@ pub enum ModeName {
     Line,
 }
 
+/// `--idle-timeout`: a duration, or none at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdleTimeout(pub Option<Duration>);
+
+fn parse_idle_timeout(s: &str) -> Result<IdleTimeout, String> {
+    match s.trim() {
+        "never" | "none" | "off" => Ok(IdleTimeout(None)),
+        _ => parse_duration(s).map(|d| IdleTimeout(Some(d).filter(|d| !d.is_zero()))),
+    }
+}
+
 fn parse_max_conns(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if n >= 1 => Ok(n),
@@ -98,21 +112,39 @@ fn parse_max_conns(s: &str) -> Result<usize, String> {
 
 impl ServeArgs {
     /// The configuration these flags describe: one listener per endpoint,
-    /// all with the same mode and limits.
-    pub fn config(&self) -> ServeConfig {
+    /// all with the same mode and limits. A mode's option given with
+    /// another mode is a usage error, not silently ignored.
+    pub fn config(&self) -> Result<ServeConfig, String> {
+        let misplaced = |flag: &str, wanted: &str| {
+            format!(
+                "{flag} applies to --mode {wanted}, not --mode {}; add --mode {wanted} or drop {flag}",
+                self.mode.to_possible_value().expect("no skipped values").get_name()
+            )
+        };
+        match self.mode {
+            ModeName::Once => {}
+            _ if self.delay.is_some() => return Err(misplaced("--delay", "once")),
+            _ if self.max_read.is_some() => return Err(misplaced("--max-read", "once")),
+            _ => {}
+        }
+        if self.mode != ModeName::Line && self.max_line.is_some() {
+            return Err(misplaced("--max-line", "line"));
+        }
         let mode = match self.mode {
             ModeName::Stream => Mode::Stream(StreamEcho),
             ModeName::Once => Mode::Once(OnceEcho {
-                max_read: self.max_read as usize,
+                max_read: self
+                    .max_read
+                    .map_or(OnceEcho::default().max_read, |n| n as usize),
                 delay: self.delay,
             }),
             ModeName::Line => Mode::Line(LineEcho {
-                max_line: self.max_line as usize,
+                max_line: self.max_line.map_or(DEFAULT_MAX_LINE, |n| n as usize),
             }),
         };
         let listener = ListenerConfig {
             mode,
-            idle_timeout: self.idle_timeout,
+            idle_timeout: self.idle_timeout.0,
             backlog: self.backlog,
             unix_mode: self.unix_mode,
             ..ListenerConfig::default()
@@ -121,8 +153,8 @@ impl ServeArgs {
             [] => vec![Endpoint::default_serve()],
             given => given.to_vec(),
         };
-        ServeConfig {
-            max_conns: self.max_conns,
+        Ok(ServeConfig {
+            max_conns: self.max_conns.unwrap_or(DEFAULT_MAX_CONNS),
             grace: self.grace,
             runtime: match self.runtime {
                 RuntimeName::PerCore => RuntimeKind::PerCore,
@@ -130,24 +162,56 @@ impl ServeArgs {
             },
             threads: self.threads.map(usize::from),
             ..ServeConfig::new(endpoints, &listener)
-        }
+        })
     }
 }
 
 /// Runs the server until SIGINT/SIGTERM; a second signal exits at once.
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let config = args.config();
+    let mut config = match args.config() {
+        Ok(config) => config,
+        Err(why) => {
+            use clap::CommandFactory;
+            super::Cli::command()
+                .error(clap::error::ErrorKind::ArgumentConflict, why)
+                .exit()
+        }
+    };
+    let fds = raise_fd_limit();
+    match (args.max_conns, fds) {
+        (None, Some(fds)) => config.max_conns = max_conns_for(fds),
+        (Some(n), Some(fds)) if n > max_conns_for(fds) => tracing::warn!(
+            max_conns = n,
+            open_file_limit = fds,
+            "--max-conns is more than the open-file limit leaves room for: \
+             past it, accept() backs off until descriptors free up"
+        ),
+        _ => {}
+    }
     let summary = ricochet::server::run(&config, |endpoints| {
         // Signals first, so a SIGTERM that follows the "listening on" line
         // always means a graceful shutdown: never the default exit, never
         // lost.
         let signals = Signals::new()?;
+        // Logged before the 'listening on' lines, which tell supervisors
+        // (and tests) that startup is over.
+        tracing::info!(
+            max_conns = config.max_conns,
+            runtime = ?config.runtime,
+            threads = config.effective_threads(),
+            "serving"
+        );
+        for l in &config.listeners {
+            let idle = l.idle_timeout.map_or("never".into(), |d| {
+                humantime::format_duration(d).to_string()
+            });
+            tracing::info!(endpoint = %l.endpoint, mode = ?l.mode, idle_timeout = %idle, "listener");
+        }
         let mut stdout = std::io::stdout().lock();
         for endpoint in endpoints {
             writeln!(stdout, "listening on {endpoint}")?;
         }
         stdout.flush()?;
-        tracing::info!(listeners = ?config.listeners, runtime = ?config.runtime, max_conns = config.max_conns, "serving");
         Ok(until_signalled(signals))
     })?;
     tracing::info!(
@@ -156,6 +220,36 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         "stopped"
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Raises the soft open-file limit to the hard one (every connection is a
+/// descriptor) and returns the limit now in force; `None` if it cannot be
+/// read.
+fn raise_fd_limit() -> Option<u64> {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let soft = limit.current?;
+    if limit.maximum.map_or(true, |hard| hard > soft) {
+        let raised = Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if setrlimit(Resource::Nofile, raised).is_ok() {
+            return Some(limit.maximum.unwrap_or(u64::MAX));
+        }
+    }
+    Some(soft)
+}
+
+/// The default `--max-conns` for an open-file limit: all of it but some
+/// headroom (listeners, shards' runtimes, logs, a connection accepted and
+/// waiting for a slot per listener), so that at the limit new clients wait
+/// in the backlog instead of failing with EMFILE.
+fn max_conns_for(fds: u64) -> usize {
+    let headroom = (fds / 8).clamp(32, 1024);
+    usize::try_from(fds.saturating_sub(headroom))
+        .unwrap_or(usize::MAX)
+        .max(1)
 }
 
 /// Resolves at the first SIGINT/SIGTERM; a second one exits at once.

@@ -16,6 +16,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use socket2::{Domain, Socket as RawSocket, Type};
 use tokio::net::{TcpListener, UnixListener};
@@ -80,6 +81,14 @@ pub enum BindError {
         /// The longest path allowed.
         max: usize,
     },
+    /// The process (or the system) is out of file descriptors.
+    #[error("cannot listen on {endpoint}: {step}: out of file descriptors (raise the limit with `ulimit -n`, or use fewer --threads)")]
+    OutOfDescriptors {
+        /// Where.
+        endpoint: Endpoint,
+        /// What we were doing.
+        step: &'static str,
+    },
     /// Any other system error, with the step that failed.
     #[error("cannot listen on {endpoint}: {step}: {error}")]
     Io {
@@ -112,12 +121,21 @@ pub(crate) fn io_step<'a>(
     endpoint: &'a Endpoint,
     step: &'static str,
 ) -> impl FnOnce(io::Error) -> BindError + 'a {
-    move |error| BindError::Io {
-        endpoint: endpoint.clone(),
-        step,
-        error,
+    move |error| match error.raw_os_error() {
+        Some(EMFILE | ENFILE) => BindError::OutOfDescriptors {
+            endpoint: endpoint.clone(),
+            step,
+        },
+        _ => BindError::Io {
+            endpoint: endpoint.clone(),
+            step,
+            error,
+        },
     }
 }
+
+const ENFILE: i32 = 23;
+const EMFILE: i32 = 24;
 
 /// The system's maximum listen backlog, or a sane fallback.
 pub fn system_backlog() -> u32 {
@@ -166,6 +184,7 @@ impl Listener {
     /// a tokio runtime. Sharded servers duplicate its descriptor.
     pub fn adopt_tcp(listener: std::net::TcpListener) -> io::Result<Self> {
         listener.set_nonblocking(true)?;
+        tune_tcp_listener(socket2::SockRef::from(&listener))?;
         Ok(Listener(Kind::Tcp {
             listener: TcpListener::from_std(listener)?,
             reuse_port: false,
@@ -200,13 +219,12 @@ impl Listener {
 
     /// Accepts one connection and names its peer (Unix clients are
     /// usually unnamed, so they are named after the socket they came in
-    /// on). TCP sockets get `TCP_NODELAY`: echo replies are small and
-    /// latency-bound, and Nagle would hold them back.
+    /// on). TCP sockets inherit `TCP_NODELAY` and keepalive from the
+    /// listener (see [`tune_tcp_listener`]): no system call per connection.
     pub(crate) async fn accept(&self) -> io::Result<(Socket, Peer)> {
         match &self.0 {
             Kind::Tcp { listener, .. } => {
                 let (s, addr) = listener.accept().await?;
-                s.set_nodelay(true)?;
                 Ok((Socket::Tcp(s), Peer::Tcp(addr)))
             }
             Kind::Unix(u) => {
@@ -321,6 +339,29 @@ impl DetachedListener {
     }
 }
 
+/// How long an accepted TCP connection may be silent before the kernel
+/// starts probing whether its peer is still there.
+pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+const KEEPALIVE_PROBES: u32 = 6;
+
+/// Options every accepted TCP socket should have, set once on the listener:
+/// Linux copies them to each accepted socket.
+/// - `TCP_NODELAY`: echo replies are small and latency-bound; Nagle would
+///   hold them back.
+/// - Keepalive: a peer that vanished (power loss, a dropped NAT entry)
+///   never sends a FIN or RST; probes after [`KEEPALIVE_IDLE`] of silence
+///   find out within about two minutes, and the connection's slot is freed.
+fn tune_tcp_listener(socket: socket2::SockRef<'_>) -> io::Result<()> {
+    socket.set_nodelay(true)?;
+    socket.set_tcp_keepalive(
+        &socket2::TcpKeepalive::new()
+            .with_time(KEEPALIVE_IDLE)
+            .with_interval(KEEPALIVE_INTERVAL)
+            .with_retries(KEEPALIVE_PROBES),
+    )
+}
+
 fn register_tcp(endpoint: &Endpoint, l: std::net::TcpListener) -> Result<TcpListener, BindError> {
     TcpListener::from_std(l).map_err(|error| BindError::Io {
         endpoint: endpoint.clone(),
@@ -344,6 +385,8 @@ fn bind_tcp(
     reuse_port: bool,
 ) -> Result<std::net::TcpListener, BindError> {
     let socket = bind_tcp_socket(endpoint, addr, reuse_port)?;
+    tune_tcp_listener(socket2::SockRef::from(&socket))
+        .map_err(io_step(endpoint, "setting TCP_NODELAY and keepalive"))?;
     socket
         .listen(backlog)
         .map_err(io_step(endpoint, "listening"))?;

@@ -284,7 +284,7 @@ pub struct ServeCmd {
     endpoints: Vec<String>,
     flags: Vec<String>,
     envs: Vec<(String, String)>,
-    fd_limit: Option<u32>,
+    fd_limit: Option<(u32, u32)>,
 }
 
 impl ServeCmd {
@@ -313,7 +313,13 @@ impl ServeCmd {
     /// Runs the server under `ulimit -n LIMIT` (through `sh`, which then
     /// execs ricochet, so the process and its pid are ricochet's).
     pub fn fd_limit(mut self, limit: u32) -> ServeCmd {
-        self.fd_limit = Some(limit);
+        self.fd_limit = Some((limit, limit));
+        self
+    }
+
+    /// Runs the server with a soft open-file limit below the hard one.
+    pub fn fd_limits(mut self, soft: u32, hard: u32) -> ServeCmd {
+        self.fd_limit = Some((soft, hard));
         self
     }
 
@@ -322,11 +328,16 @@ impl ServeCmd {
         let expected = self.endpoints.iter().map(|e| expected_listeners(e)).sum();
         let mut cmd = match self.fd_limit {
             None => Command::new(bin()),
-            Some(limit) => {
+            Some((soft, hard)) => {
                 let mut sh = Command::new("sh");
-                sh.args(["-c", r#"ulimit -n "$1" && shift && exec "$@""#, "sh"])
-                    .arg(limit.to_string())
-                    .arg(bin());
+                sh.args([
+                    "-c",
+                    r#"ulimit -n "$2" && ulimit -S -n "$1" && shift 2 && exec "$@""#,
+                    "sh",
+                ])
+                .arg(soft.to_string())
+                .arg(hard.to_string())
+                .arg(bin());
                 sh
             }
         };

@@ -111,3 +111,57 @@ fn bind_failures_exit_1_with_one_clear_line() {
         "announced listeners before failing: {out:?}"
     );
 }
+
+/// "listening on" means every listener of every shard accepts: a startup
+/// that runs out of descriptors part-way (500 shards under nofile 256)
+/// fails without ever printing it.
+#[test]
+fn a_startup_that_fails_part_way_never_prints_listening_on() {
+    let out = std::process::Command::new("sh")
+        .args([
+            "-c",
+            r#"ulimit -n 256 && exec "$0" serve tcp://127.0.0.1:0 --threads 500"#,
+            bin(),
+        ])
+        .env_remove("RICOCHET_LOG")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("listening on"),
+        "{out:?}"
+    );
+    assert_one_error_line(&out.stderr, &["out of file descriptors", "ulimit -n"]);
+}
+
+/// A mode's option given with another mode is refused, naming both, rather
+/// than silently ignored (`serve --delay 1s` used to serve stream mode with
+/// no delay).
+#[test]
+fn a_mode_option_without_its_mode_is_a_usage_error() {
+    for (args, needles) in [
+        (
+            &["serve", "--delay", "1s"][..],
+            &["--delay", "--mode once"][..],
+        ),
+        (
+            &["serve", "--max-read", "10", "--mode", "line"],
+            &["--max-read", "--mode once"],
+        ),
+        (
+            &["serve", "--max-line", "10"],
+            &["--max-line", "--mode line"],
+        ),
+        (
+            &["serve", "--mode", "once", "--max-line", "10"],
+            &["--max-line", "--mode line"],
+        ),
+    ] {
+        let out = ricochet().args(args).output().expect("run");
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        for needle in needles {
+            assert!(err.contains(needle), "{args:?}: {err}");
+        }
+    }
+}

@@ -126,3 +126,70 @@ async fn idle_timeout_closes_idle_connections_but_not_active_ones() {
     let rest = bounded("active client", active).await.expect("active task");
     assert!(rest.is_empty());
 }
+
+/// The default `--max-conns` follows the open-file limit, which the server
+/// first raises to its hard maximum: with nofile 20,000 it must hold 10,000
+/// idle clients and still serve more (the old fixed default, 10,000, held
+/// the 10,001st in the backlog).
+#[tokio::test]
+async fn default_max_conns_follows_the_raised_open_file_limit() {
+    let server = ServeCmd::new(&["tcp://127.0.0.1:0"])
+        .fd_limits(1000, 20_000)
+        .spawn();
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.proc.pid()))
+        .expect("read /proc/PID/limits");
+    let open_files = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("open files line");
+    let soft: Vec<&str> = open_files.split_whitespace().collect();
+    assert_eq!(soft[3], "20000", "soft limit not raised: {open_files}");
+    assert_eq!(exchange(server.endpoint(), b"ping").await, b"ping");
+    let log = server.stderr();
+    assert!(log.contains("max_conns=18976"), "{log}");
+}
+
+/// A deployed server closes silent connections by default (5 minutes), and
+/// `--idle-timeout never` or `0` turns that off.
+#[test]
+fn idle_timeout_defaults_to_five_minutes_and_can_be_disabled() {
+    for (flags, expected) in [
+        (&[][..], "idle_timeout=5m"),
+        (&["--idle-timeout", "never"][..], "idle_timeout=never"),
+        (&["--idle-timeout", "0"][..], "idle_timeout=never"),
+    ] {
+        let server = ServerProc::ricochet(&["tcp://127.0.0.1:0"], flags);
+        let log = server.stderr();
+        assert!(log.contains(expected), "{flags:?}: {log}");
+    }
+}
+
+/// Accepted TCP connections have keepalive on, so peers that vanished
+/// without a FIN are found and their slots freed: the kernel shows a
+/// keepalive timer (timer kind 2 in /proc/net/tcp) on the server's side of
+/// an idle connection.
+#[tokio::test]
+async fn accepted_tcp_connections_have_keepalive() {
+    let server = ServerProc::ricochet(&["tcp://127.0.0.1:0"], &[]);
+    let port = port_of(server.endpoint());
+    let conn = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    let client_port = conn.local_addr().expect("addr").port();
+    let entry = format!("{:04X}", port);
+    let peer = format!("{:04X}", client_port);
+    let mut found = None;
+    eventually("server side of the connection in /proc/net/tcp", || {
+        let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+        found = table.lines().skip(1).find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let ours = f[1].ends_with(&format!(":{entry}")) && f[2].ends_with(&format!(":{peer}"));
+            // Field 5 is "tr:when": the timer kind, then its expiry.
+            (ours && f[3] == "01").then(|| f[5].to_owned())
+        });
+        found.is_some()
+    })
+    .await;
+    let found = found.expect("found");
+    assert!(found.starts_with("02:"), "no keepalive timer: {found}");
+}

@@ -105,9 +105,7 @@ impl Connection {
             let n = max.min(self.pending.len());
             return Ok(self.pending.drain(..n).collect());
         }
-        self.readable().await?;
-        let mut buf = vec![0; max];
-        let n = self.link.read(&mut buf).await?;
+        let (mut buf, n) = self.link.read_when_ready(|| vec![0; max]).await?;
         buf.truncate(n);
         Ok(buf)
     }

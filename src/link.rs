@@ -37,7 +37,7 @@ pub struct Link {
     /// Boxed, like the timer: most connections never have either, and
     /// every idle connection would pay for the inline space.
     replay: Option<Box<Replay>>,
-    idle: Option<Box<IdleTimer>>,
+    idle: Option<Pin<Box<IdleTimer>>>,
     bytes_in: u64,
     bytes_out: u64,
 }
@@ -54,7 +54,7 @@ impl Link {
         Link {
             socket,
             replay: None,
-            idle: idle_timeout.map(|limit| Box::new(IdleTimer::new(limit))),
+            idle: idle_timeout.map(|limit| Box::pin(IdleTimer::new(limit))),
             bytes_in: 0,
             bytes_out: 0,
         }
@@ -117,16 +117,45 @@ impl Link {
         }
     }
 
+    /// Waits for data, then reads it into a buffer made only then: the
+    /// buffer is never held while the peer is silent. If the readiness was
+    /// stale (the read would block), the buffer is dropped and the wait
+    /// starts over. Returns the buffer and how much was read (0: end of
+    /// stream).
+    pub(crate) async fn read_when_ready<B>(
+        &mut self,
+        mut make: impl FnMut() -> B,
+    ) -> io::Result<(B, usize)>
+    where
+        B: std::ops::DerefMut<Target = [u8]>,
+    {
+        loop {
+            std::future::poll_fn(|cx| self.poll_read_ready(cx)).await?;
+            let mut buf = make();
+            let read = std::future::poll_fn(|cx| {
+                let mut rb = ReadBuf::new(&mut buf);
+                match Pin::new(&mut *self).poll_read(cx, &mut rb) {
+                    Poll::Ready(r) => Poll::Ready(Some(r.map(|()| rb.filled().len()))),
+                    Poll::Pending => Poll::Ready(None),
+                }
+            })
+            .await;
+            if let Some(n) = read {
+                return Ok((buf, n?));
+            }
+        }
+    }
+
     fn progress(&mut self) {
         if let Some(idle) = &mut self.idle {
-            idle.last_progress = Instant::now();
+            *idle.as_mut().project().last_progress = Instant::now();
         }
     }
 
     /// Pending while the idle limit has not passed; an error once it has.
     fn poll_idle<T>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
         match &mut self.idle {
-            Some(idle) => idle.poll_expired(cx).map(Err),
+            Some(idle) => idle.as_mut().poll_expired(cx).map(Err),
             None => Poll::Pending,
         }
     }
@@ -232,12 +261,16 @@ impl AsyncWrite for Link {
     }
 }
 
-/// One timer per connection, re-armed lazily when it fires rather than on
-/// every message: progress only records the time.
-struct IdleTimer {
-    limit: Duration,
-    last_progress: Instant,
-    sleep: Pin<Box<Sleep>>,
+pin_project_lite::pin_project! {
+    /// One timer per connection, re-armed lazily when it fires rather than
+    /// on every message: progress only records the time. One allocation
+    /// with the sleep inside.
+    struct IdleTimer {
+        limit: Duration,
+        last_progress: Instant,
+        #[pin]
+        sleep: Sleep,
+    }
 }
 
 impl IdleTimer {
@@ -245,21 +278,22 @@ impl IdleTimer {
         IdleTimer {
             limit,
             last_progress: Instant::now(),
-            sleep: Box::pin(tokio::time::sleep(limit)),
+            sleep: tokio::time::sleep(limit),
         }
     }
 
     /// Ready with an error once `limit` has passed without progress.
-    fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
-        while self.sleep.as_mut().poll(cx).is_ready() {
-            let deadline = self.last_progress + self.limit;
+    fn poll_expired(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Error> {
+        let mut this = self.project();
+        while this.sleep.as_mut().poll(cx).is_ready() {
+            let deadline = *this.last_progress + *this.limit;
             if deadline <= Instant::now() {
                 return Poll::Ready(io::Error::new(
                     io::ErrorKind::TimedOut,
-                    format!("idle for {}", humantime::format_duration(self.limit)),
+                    format!("idle for {}", humantime::format_duration(*this.limit)),
                 ));
             }
-            self.sleep.as_mut().reset(deadline);
+            this.sleep.as_mut().reset(deadline);
         }
         Poll::Pending
     }

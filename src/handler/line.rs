@@ -16,11 +16,9 @@
 
 use std::io;
 
-use tokio::io::AsyncReadExt;
-
 use crate::buffer::PooledBuf;
 use crate::connection::Connection;
-use crate::handler::{Handler, LINGER, LINGER_BYTES};
+use crate::handler::{Escaped, Handler, LINGER, LINGER_BYTES};
 
 /// asyncio's default stream limit.
 pub const DEFAULT_MAX_LINE: usize = 64 * 1024;
@@ -76,38 +74,57 @@ impl Handler for LineEcho {
         // The unfinished line, at most `max_line` bytes.
         let mut partial = Vec::new();
         loop {
-            conn.readable().await?;
-            let mut buf = PooledBuf::take();
-            let n = conn.link().read(&mut buf).await?;
-            if n == 0 {
-                if !partial.is_empty() {
-                    conn.write_all(&partial).await?;
-                }
-                return conn.shutdown().await;
+            let (buf, n) = conn.link().read_when_ready(PooledBuf::take).await?;
+            // Boxed: what follows a read runs briefly, and out of line it
+            // stays out of the future every waiting connection holds.
+            if Box::pin(self.answer(conn, buf, n, &mut partial)).await? {
+                return Ok(());
             }
-            let data = &buf[..n];
-            let Scan { complete, too_long } = scan(data, partial.len(), self.max_line);
-            if complete > 0 {
-                tracing::debug!(peer = %conn.peer(), data = %crate::handler::Escaped(&data[..complete]), "lines received");
-                if !partial.is_empty() {
-                    conn.write_all(&partial).await?;
-                    partial = Vec::new();
-                }
-                conn.write_all(&data[..complete]).await?;
-            }
-            if too_long {
-                let limit = self.max_line;
-                drop(buf);
-                let msg = format!("error: line longer than {limit} bytes; closing\n");
-                conn.write_all(msg.as_bytes()).await?;
-                conn.close_gently(LINGER_BYTES, LINGER).await?;
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("line longer than {limit} bytes"),
-                ));
-            }
-            partial.extend_from_slice(&data[complete..]);
         }
+    }
+}
+
+impl LineEcho {
+    /// Echoes the complete lines of one read (`buf[..n]`, after
+    /// `partial`); keeps the unfinished rest in `partial`. True when the
+    /// connection is done.
+    async fn answer(
+        &self,
+        conn: &mut Connection,
+        buf: PooledBuf,
+        n: usize,
+        partial: &mut Vec<u8>,
+    ) -> io::Result<bool> {
+        if n == 0 {
+            if !partial.is_empty() {
+                conn.write_all(partial).await?;
+            }
+            conn.shutdown().await?;
+            return Ok(true);
+        }
+        let data = &buf[..n];
+        let Scan { complete, too_long } = scan(data, partial.len(), self.max_line);
+        if complete > 0 {
+            tracing::debug!(peer = %conn.peer(), data = %Escaped(&data[..complete]), "lines received");
+            if !partial.is_empty() {
+                conn.write_all(partial).await?;
+                *partial = Vec::new();
+            }
+            conn.write_all(&data[..complete]).await?;
+        }
+        if too_long {
+            let limit = self.max_line;
+            drop(buf);
+            let msg = format!("error: line longer than {limit} bytes; closing\n");
+            conn.write_all(msg.as_bytes()).await?;
+            conn.close_gently(LINGER_BYTES, LINGER).await?;
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("line longer than {limit} bytes"),
+            ));
+        }
+        partial.extend_from_slice(&data[complete..]);
+        Ok(false)
     }
 }
 

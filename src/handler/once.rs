@@ -31,7 +31,17 @@ impl Default for OnceEcho {
 
 impl Handler for OnceEcho {
     async fn handle(&self, conn: &mut Connection) -> io::Result<()> {
-        let data = conn.read(self.max_read).await?;
+        let max = self.max_read;
+        let (mut data, n) = conn.link().read_when_ready(|| vec![0; max]).await?;
+        data.truncate(n);
+        // Boxed: the answer (with its delay timer) stays out of the future
+        // every waiting connection holds.
+        Box::pin(self.answer(conn, data)).await
+    }
+}
+
+impl OnceEcho {
+    async fn answer(&self, conn: &mut Connection, data: Vec<u8>) -> io::Result<()> {
         tracing::debug!(peer = %conn.peer(), data = %Escaped(&data), "message received");
         if let Some(delay) = self.delay {
             tokio::time::sleep(delay).await;

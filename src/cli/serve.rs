@@ -15,8 +15,8 @@ use super::parse_duration;
 /// Options for `ricochet serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Where to listen; several allowed [default: tcp://localhost:1234]
-    #[arg(env = "RICOCHET_LISTEN", value_delimiter = ',')]
+    /// Where to listen; several allowed. Without any, the comma-separated
+    /// list in RICOCHET_LISTEN, else tcp://localhost:1234.
     pub endpoints: Vec<Endpoint>,
 
     /// How to echo: every byte until EOF, one read then close, or by line.
@@ -150,7 +150,16 @@ impl ServeArgs {
             ..ListenerConfig::default()
         };
         let endpoints = match self.endpoints.as_slice() {
-            [] => vec![Endpoint::default_serve()],
+            [] => match std::env::var("RICOCHET_LISTEN") {
+                // Only the variable is split on commas: on the command line
+                // each endpoint is its own argument, and a comma is a valid
+                // character of a Unix socket path.
+                Ok(list) if !list.trim().is_empty() => list
+                    .split(',')
+                    .map(|e| e.parse().map_err(|err| format!("RICOCHET_LISTEN: {err}")))
+                    .collect::<Result<_, _>>()?,
+                _ => vec![Endpoint::default_serve()],
+            },
             given => given.to_vec(),
         };
         Ok(ServeConfig {
@@ -173,7 +182,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Err(why) => {
             use clap::CommandFactory;
             super::Cli::command()
-                .error(clap::error::ErrorKind::ArgumentConflict, why)
+                .error(clap::error::ErrorKind::ValueValidation, why)
                 .exit()
         }
     };

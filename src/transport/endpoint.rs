@@ -70,6 +70,12 @@ pub enum ParseError {
         /// The whole input.
         input: String,
     },
+    /// A bare number: a port without its host.
+    #[error("'{input}' is a port without a host: write HOST:PORT, e.g. localhost:{input} (this machine only) or 0.0.0.0:{input} (every interface)")]
+    PortWithoutHost {
+        /// The whole input.
+        input: String,
+    },
     /// The port is not a number in 0..=65535.
     #[error("invalid port '{port}' in '{input}': expected a number from 0 to 65535")]
     BadPort {
@@ -237,9 +243,16 @@ fn parse_host_port(hostport: &str, input: &str) -> Result<Endpoint, ParseError> 
         })?;
         (host, port)
     } else {
-        let (host, port) = hostport.rsplit_once(':').ok_or(ParseError::MissingPort {
-            input: input.to_owned(),
-        })?;
+        let Some((host, port)) = hostport.rsplit_once(':') else {
+            if !hostport.is_empty() && hostport.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(ParseError::PortWithoutHost {
+                    input: input.to_owned(),
+                });
+            }
+            return Err(ParseError::MissingPort {
+                input: input.to_owned(),
+            });
+        };
         if host.contains(':') {
             return Err(ParseError::BadHost {
                 why: "IPv6 addresses need brackets, e.g. tcp://[::1]:1234",
@@ -298,6 +311,8 @@ mod tests {
         assert_eq!(err(""), ParseError::Empty);
         assert!(matches!(err("localhost"), ParseError::MissingPort { .. }));
         assert!(matches!(err("localhost:"), ParseError::MissingPort { .. }));
+        assert!(matches!(err("41012"), ParseError::PortWithoutHost { .. }));
+        assert!(err("41012").to_string().contains("localhost:41012"));
         assert!(matches!(err("localhost:99999"), ParseError::BadPort { .. }));
         assert!(matches!(err("localhost:http"), ParseError::BadPort { .. }));
         assert!(matches!(

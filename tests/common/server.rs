@@ -326,6 +326,12 @@ impl ServeCmd {
     /// Spawns the server and waits until it has announced every listener.
     pub fn spawn(self) -> ServerProc {
         let expected = self.endpoints.iter().map(|e| expected_listeners(e)).sum();
+        self.spawn_expecting(expected)
+    }
+
+    /// Spawns the server and waits for `expected` "listening on" lines
+    /// (for endpoints that do not come from the command line).
+    pub fn spawn_expecting(self, expected: usize) -> ServerProc {
         let mut cmd = match self.fd_limit {
             None => Command::new(bin()),
             Some((soft, hard)) => {

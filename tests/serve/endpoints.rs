@@ -83,3 +83,35 @@ async fn bare_host_port_is_tcp_and_bare_path_is_unix() {
         assert_eq!(exchange(ep, b"bare").await, b"bare", "{ep}");
     }
 }
+
+/// A comma is part of a Unix socket path on the command line; only the
+/// RICOCHET_LISTEN variable is a comma-separated list.
+#[tokio::test]
+async fn commas_split_endpoints_only_in_ricochet_listen() {
+    let (_dir, path, _) = unix_endpoint("a,b.sock");
+    let unix = format!("unix:{}", path.display());
+    let server = ServerProc::ricochet(&[&unix], &[]);
+    assert_eq!(server.endpoints, std::slice::from_ref(&unix));
+    assert_eq!(exchange(&unix, b"comma").await, b"comma");
+    drop(server);
+
+    let (_dir2, _, other) = unix_endpoint("listen.sock");
+    let server = ServeCmd::new(&[])
+        .env("RICOCHET_LISTEN", &format!("tcp://127.0.0.1:0,{other}"))
+        .spawn_expecting(2);
+    assert_eq!(server.endpoints.len(), 2, "{:?}", server.endpoints);
+    for ep in &server.endpoints {
+        assert_eq!(exchange(ep, b"env").await, b"env", "{ep}");
+    }
+}
+
+#[test]
+fn a_bare_port_is_named_as_a_port_without_a_host() {
+    let out = ricochet().args(["serve", "41012"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("port without a host") && err.contains("localhost:41012"),
+        "{err}"
+    );
+}

@@ -134,22 +134,18 @@ mod tests {
 
     #[test]
     fn scan_finds_the_last_complete_line_and_the_first_too_long_one() {
-        let ok = |complete| Scan {
-            complete,
-            too_long: false,
+        let scanned = |data: &[u8], carried| {
+            let Scan { complete, too_long } = scan(data, carried, 4);
+            (complete, too_long)
         };
-        assert_eq!(scan(b"ab\ncd\nef", 0, 4), ok(6));
-        assert_eq!(scan(b"\n\n\n", 0, 0), ok(3));
-        assert_eq!(scan(b"abcd\n", 0, 4), ok(5));
-        assert_eq!(scan(b"abcd", 0, 4), ok(0));
+        assert_eq!(scanned(b"ab\ncd\nef", 0), (6, false));
+        assert_eq!(scan(b"\n\n\n", 0, 0).complete, 3);
+        assert_eq!(scanned(b"abcd\n", 0), (5, false));
+        assert_eq!(scanned(b"abcd", 0), (0, false));
         // Carried bytes count towards the first line only.
-        assert_eq!(scan(b"cd\nabcd\n", 2, 4), ok(8));
-        let long = |complete| Scan {
-            complete,
-            too_long: true,
-        };
-        assert_eq!(scan(b"cde\nab", 2, 4), long(0));
-        assert_eq!(scan(b"ab\nabcde\nab\n", 0, 4), long(3));
-        assert_eq!(scan(b"ab\nabcde", 0, 4), long(3));
+        assert_eq!(scanned(b"cd\nabcd\n", 2), (8, false));
+        assert_eq!(scanned(b"cde\nab", 2), (0, true));
+        assert_eq!(scanned(b"ab\nabcde\nab\n", 0), (3, true));
+        assert_eq!(scanned(b"ab\nabcde", 0), (3, true));
     }
 }

@@ -123,6 +123,31 @@ impl Lifecycle {
         self.acceptors.spawn(accept::accept_loop(listener, service));
     }
 
+    /// Once every listener accepts: tells `on_ready`, serves until the
+    /// future it returns resolves, then stops with `grace`. If `on_ready`
+    /// fails, stops at once.
+    async fn serve_until_ready_and_shutdown<F, Fut>(
+        &self,
+        endpoints: &[Endpoint],
+        on_ready: F,
+        grace: Duration,
+    ) -> Result<ServeSummary, ServeError>
+    where
+        F: FnOnce(&[Endpoint]) -> io::Result<Fut>,
+        Fut: Future<Output = ()>,
+    {
+        match on_ready(endpoints) {
+            Ok(shutdown) => {
+                shutdown.await;
+                Ok(self.stop(grace).await)
+            }
+            Err(e) => {
+                self.stop(Duration::ZERO).await;
+                Err(ServeError::Ready(e))
+            }
+        }
+    }
+
     /// Stops accepting, waits up to `grace` for open connections, and
     /// closes the rest.
     async fn stop(&self, grace: Duration) -> ServeSummary {
@@ -264,16 +289,8 @@ where
                 for b in bound {
                     life.start(b.listener, b.service);
                 }
-                match on_ready(&endpoints) {
-                    Ok(shutdown) => {
-                        shutdown.await;
-                        Ok(life.stop(config.grace).await)
-                    }
-                    Err(e) => {
-                        life.stop(Duration::ZERO).await;
-                        Err(ServeError::Ready(e))
-                    }
-                }
+                life.serve_until_ready_and_shutdown(&endpoints, on_ready, config.grace)
+                    .await
             })
         }
     }

@@ -107,16 +107,8 @@ where
         for (listener, service) in own {
             life.start(listener, service);
         }
-        match on_ready(&endpoints) {
-            Ok(shutdown) => {
-                shutdown.await;
-                Ok(life.stop(config.grace).await)
-            }
-            Err(e) => {
-                life.stop(Duration::ZERO).await;
-                Err(ServeError::Ready(e))
-            }
-        }
+        life.serve_until_ready_and_shutdown(&endpoints, on_ready, config.grace)
+            .await
     });
     for t in threads {
         if t.join().is_err() && result.is_ok() {

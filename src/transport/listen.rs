@@ -387,13 +387,24 @@ fn bind_tcp(
     let socket = bind_tcp_socket(endpoint, addr, reuse_port)?;
     tune_tcp_listener(socket2::SockRef::from(&socket))
         .map_err(io_step(endpoint, "setting TCP_NODELAY and keepalive"))?;
+    start_listening(endpoint, &socket, backlog)?;
+    Ok(socket.into())
+}
+
+/// `listen()`, then non-blocking mode, ready to register with a runtime
+/// (in that order: an epoll registration of a bound, not-yet-listening
+/// socket reports a hang-up, which tokio would remember and spin on).
+pub(crate) fn start_listening(
+    endpoint: &Endpoint,
+    socket: &RawSocket,
+    backlog: i32,
+) -> Result<(), BindError> {
     socket
         .listen(backlog)
         .map_err(io_step(endpoint, "listening"))?;
     socket
         .set_nonblocking(true)
-        .map_err(io_step(endpoint, "setting non-blocking"))?;
-    Ok(socket.into())
+        .map_err(io_step(endpoint, "setting non-blocking"))
 }
 
 /// A TCP socket bound (not listening) to `addr`.

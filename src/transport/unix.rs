@@ -14,7 +14,7 @@ use std::sync::Arc;
 use socket2::{Domain, SockAddr, Socket as RawSocket, Type};
 use tokio::net::UnixListener;
 
-use super::listen::{io_step, BindError};
+use super::listen::{io_step, start_listening, BindError};
 use super::Endpoint;
 
 /// A Unix listener plus the socket file it created, removed on drop.
@@ -90,15 +90,7 @@ pub(crate) fn bind_unix(
             .map_err(io_step(endpoint, "setting socket permissions"))?;
     }
     let meta = fs::symlink_metadata(&staged).map_err(io_step(endpoint, "reading socket file"))?;
-    // listen() before registering with the runtime: an epoll registration
-    // of a bound, not-yet-listening socket reports a hang-up, which tokio
-    // would remember and then spin on.
-    socket
-        .listen(backlog)
-        .map_err(io_step(endpoint, "listening"))?;
-    socket
-        .set_nonblocking(true)
-        .map_err(io_step(endpoint, "setting non-blocking"))?;
+    start_listening(endpoint, &socket, backlog)?;
     check_existing(endpoint, path)?;
     fs::rename(&staged, path).map_err(io_step(endpoint, "moving the socket into place"))?;
     Ok(UnixSocketListener::new(

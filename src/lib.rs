@@ -23,9 +23,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "bench")]
 pub mod bench;
 pub mod client;
 pub mod connection;
+pub mod echo;
+pub mod failure;
 pub mod handler;
 pub mod server;
 pub mod transport;

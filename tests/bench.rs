@@ -14,8 +14,7 @@ use hdrhistogram::Histogram;
 use ricochet::bench::report::json::{JsonReport, SCHEMA_VERSION};
 use ricochet::bench::report::{HdrLog, Json, Report, Svg, Text};
 use ricochet::bench::{
-    self, progress::Silent, BenchConfig, BenchError, ErrorKind, NotEcho, PayloadKind, SourceIps,
-    Workload,
+    self, progress::Silent, BenchConfig, BenchError, ErrorKind, PayloadKind, SourceIps, Workload,
 };
 use ricochet::{Endpoint, Listener, Mode, OnceEcho, Server, StreamEcho};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -347,7 +346,7 @@ fn a_server_that_corrupts_everything_is_named_not_an_echo_server() {
         matches!(
             err,
             BenchError::NotEcho {
-                reason: NotEcho::Differs { offset: 0, .. },
+                reason: ricochet::echo::EchoError::Mismatch { offset: 0, .. },
                 ..
             }
         ),

@@ -374,7 +374,10 @@ fn bad_endpoint_is_a_usage_error_exit_2() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn library_send_message_and_pipe() {
-    use ricochet::client::{pipe, send_message, SendError};
+    use ricochet::{
+        client::{pipe, send_message},
+        echo::EchoError,
+    };
     use ricochet::{Endpoint, Listener, Mode, Server, StreamEcho};
 
     let std_listener = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -412,7 +415,7 @@ async fn library_send_message_and_pipe() {
     assert!(
         matches!(
             err,
-            SendError::Connect(ricochet::transport::ConnectError::Refused { .. })
+            EchoError::Connect(ricochet::transport::ConnectError::Refused { .. })
         ),
         "{err:?}"
     );

@@ -330,7 +330,12 @@ pub fn run(config: &BenchConfig, progress: &mut dyn Progress) -> Result<BenchRes
         .collect();
     for round in 1..=config.rounds {
         for (i, target) in targets.iter().enumerate() {
-            progress.round_started(&target.endpoint, i, round, config);
+            progress.round_started(progress::Round {
+                endpoint: &target.endpoint,
+                index: i,
+                number: round,
+                config,
+            });
             let start = Instant::now();
             let plan = Arc::new(driver::Plan {
                 target: target.clone(),

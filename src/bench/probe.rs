@@ -8,10 +8,9 @@
 //! (or waited on forever). The probe also learns the address the load
 //! threads will use, so names are resolved once.
 
-use std::io;
 use std::time::Duration;
 
-use crate::bench::{BenchError, Workload};
+use crate::bench::{BenchError, ErrorKind, Workload};
 use crate::echo::{self, EchoError};
 use crate::transport::Endpoint;
 use crate::transport::Socket;
@@ -58,7 +57,7 @@ pub(crate) async fn probe(
                         endpoint: endpoint.clone(),
                     })
                 }
-                Err(EchoError::Io { error, .. }) if is_reset(&error) => {
+                Err(e @ EchoError::Io { .. }) if ErrorKind::from(&e) == ErrorKind::Reset => {
                     return Err(BenchError::OneMessageServer {
                         endpoint: endpoint.clone(),
                     })
@@ -68,13 +67,4 @@ pub(crate) async fn probe(
         }
     }
     Ok(address)
-}
-
-fn is_reset(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionReset
-            | io::ErrorKind::BrokenPipe
-            | io::ErrorKind::ConnectionAborted
-    )
 }

@@ -10,19 +10,25 @@ use std::time::Duration;
 
 use crate::bench::BenchConfig;
 use crate::transport::Endpoint;
+/// A target's round, as a progress view sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Round<'a> {
+    /// The target.
+    pub endpoint: &'a Endpoint,
+    /// Which target, counting from 0.
+    pub index: usize,
+    /// Which round, counting from 1.
+    pub number: usize,
+    /// The benchmark's configuration.
+    pub config: &'a BenchConfig,
+}
+
 /// Receives progress while a benchmark runs. Every method has an empty
 /// default, so a view implements only what it shows.
 pub trait Progress {
-    /// A target's round begins (`index` counts targets from 0, `round`
-    /// counts rounds from 1).
-    fn round_started(
-        &mut self,
-        endpoint: &Endpoint,
-        index: usize,
-        round: usize,
-        config: &BenchConfig,
-    ) {
-        let _ = (endpoint, index, round, config);
+    /// A target's round begins.
+    fn round_started(&mut self, round: Round<'_>) {
+        let _ = round;
     }
 
     /// Totals so far in this round (warm-up included), about ten times a

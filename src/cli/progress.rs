@@ -6,9 +6,9 @@ use std::io::Write;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use ricochet::bench::progress::Round;
 use ricochet::bench::report::format::{self, target_letter};
 use ricochet::bench::{BenchConfig, Progress, Workload};
-use ricochet::Endpoint;
 
 /// Plain progress lines, for output that is not a terminal: one every
 /// `every` of a round's run time, and one when the round ends.
@@ -47,14 +47,9 @@ impl<W: Write> Lines<W> {
 }
 
 impl<W: Write> Progress for Lines<W> {
-    fn round_started(
-        &mut self,
-        endpoint: &Endpoint,
-        index: usize,
-        round: usize,
-        config: &BenchConfig,
-    ) {
-        self.name = round_name(endpoint, index, round, config);
+    fn round_started(&mut self, round: Round<'_>) {
+        let config = round.config;
+        self.name = round_name(round);
         self.unit = unit(config);
         self.warmup = config.warmup;
         self.latest = (Duration::ZERO, 0, 0);
@@ -100,14 +95,20 @@ impl<W: Write> Progress for Lines<W> {
 }
 
 /// `A tcp://… round 2/5`: how progress names a target's round.
-fn round_name(endpoint: &Endpoint, index: usize, round: usize, config: &BenchConfig) -> String {
+fn round_name(round: Round<'_>) -> String {
+    let Round {
+        endpoint,
+        index,
+        number,
+        config,
+    } = round;
     let name = if config.targets.len() > 1 {
         format!("{} {endpoint}", target_letter(index))
     } else {
         endpoint.to_string()
     };
     if config.rounds > 1 {
-        format!("{name} round {round}/{}", config.rounds)
+        format!("{name} round {number}/{}", config.rounds)
     } else {
         name
     }
@@ -138,13 +139,8 @@ impl Bar {
 }
 
 impl Progress for Bar {
-    fn round_started(
-        &mut self,
-        endpoint: &Endpoint,
-        index: usize,
-        round: usize,
-        config: &BenchConfig,
-    ) {
+    fn round_started(&mut self, round: Round<'_>) {
+        let config = round.config;
         let total = config.warmup + config.duration;
         let bar = ProgressBar::with_draw_target(
             Some(total.as_millis() as u64),
@@ -155,7 +151,7 @@ impl Progress for Bar {
                 .expect("static template is valid")
                 .progress_chars("=> "),
         );
-        bar.set_prefix(round_name(endpoint, index, round, config));
+        bar.set_prefix(round_name(round));
         bar.set_message(if config.warmup.is_zero() {
             "starting"
         } else {
@@ -197,6 +193,7 @@ impl Progress for Bar {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ricochet::Endpoint;
 
     #[test]
     fn lines_report_every_interval_and_each_round() {
@@ -208,7 +205,12 @@ mod tests {
             ..BenchConfig::default()
         };
         let mut lines = Lines::new(Vec::new(), Duration::from_secs(1));
-        lines.round_started(&endpoint, 1, 2, &config);
+        lines.round_started(Round {
+            endpoint: &endpoint,
+            index: 1,
+            number: 2,
+            config: &config,
+        });
         for tenth in 1..=25u64 {
             lines.tick(Duration::from_millis(tenth * 100), tenth * 1000, 0);
         }

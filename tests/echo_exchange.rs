@@ -128,3 +128,34 @@ async fn bench_run_inside_a_runtime_is_an_error_not_a_panic() {
     assert!(matches!(err, BenchError::InsideRuntime), "{err:?}");
     assert!(err.to_string().contains("spawn_blocking"), "{err}");
 }
+
+#[tokio::test]
+async fn pipe_times_out_on_a_silent_server_while_the_input_stays_open() {
+    use tokio::io::AsyncWriteExt;
+    // Accepts (through the backlog) and never answers.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endpoint = Endpoint::from(listener.local_addr().expect("addr"));
+    // An interactive stdin: one line typed, then nothing, never EOF.
+    let (mut keyboard, input) = tokio::io::duplex(64);
+    keyboard.write_all(b"hello").await.expect("type");
+    let start = Instant::now();
+    let timeout = Some(Duration::from_millis(300));
+    let err = ricochet::client::pipe(&endpoint, input, tokio::io::sink(), true, timeout)
+        .await
+        .unwrap_err();
+    let took = start.elapsed();
+    assert!(
+        matches!(
+            err,
+            EchoError::Timeout {
+                received: 0,
+                expected: 5,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(took >= Duration::from_millis(300), "{took:?}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    drop((keyboard, listener));
+}

@@ -1,12 +1,12 @@
 //! What a benchmark measured: latency histograms, message and byte counts,
 //! and errors sorted by kind.
 //!
-//! Each load thread owns a [`Recorder`] and writes to it without locks; the
+//! Each load thread owns a `Recorder` and writes to it without locks; the
 //! recorders are merged into one [`Stats`] per target and round when the
 //! threads finish. Latencies go into an HdrHistogram in nanoseconds with 3
 //! significant figures, recorded as measured: no coordinated-omission
 //! correction is applied here, because the open loop already measures from
-//! each message's *intended* send time (see [`crate::bench::driver`]).
+//! each message's *intended* send time (see the `driver` module).
 //!
 //! Errors are never folded into latency: a message that was not echoed, or
 //! echoed wrong, is counted under its [`ErrorKind`] and contributes no

@@ -10,9 +10,9 @@
 //! round trip is one `write` of a slice plus the reads its echo needs, into
 //! one 256 KiB buffer per thread (see [`SharedBuf`]), compared in place
 //! with what was sent by an [`Expect`]. No timer per read: one
-//! [`Watchdog`] per connection. The
-//! write and the reads of one batch run concurrently on split halves, so a
-//! large batch cannot deadlock against a server that echoes as it reads.
+//! [`Watchdog`] per connection. The write and the reads of one batch run
+//! concurrently on split halves, so a large batch cannot deadlock against a
+//! server that echoes as it reads.
 //!
 //! Closed loop (default): each connection sends `pipeline` messages in one
 //! write, waits for all of their echoes, and sends again. Latency is from the
@@ -31,8 +31,9 @@
 //! for a free place in the pipeline.
 //!
 //! Errors end the connection (its byte stream can no longer be trusted),
-//! are counted by kind (each [`EchoError`] as its [`ErrorKind`]), and the connection is opened again; failed connects
-//! back off from 1 ms to 100 ms so a dead server is not hammered in a loop.
+//! are counted by kind (each [`EchoError`] as its [`ErrorKind`]), and the
+//! connection is opened again; failed connects back off from 1 ms to
+//! 100 ms so a dead server is not hammered in a loop.
 //! At the end of the window every task is dropped, so messages still in
 //! flight are neither counted nor errors.
 

@@ -149,7 +149,8 @@ const AFTER_HELP: &str = "\
 Endpoints: tcp://HOST:PORT, HOST:PORT, tcp://[::1]:PORT, unix:/PATH (or /PATH).
 
 Exit codes: 0 ok, 1 failure, 2 bad usage, 3 connection refused,
-            4 unknown host, 5 timeout, 6 echo mismatch.
+            4 unknown host, 5 timeout, 6 echo mismatch. A closed stdout
+            (e.g. `| head`) ends the command quietly, with 0.
 
 Examples:
   ricochet serve                                # tcp://localhost:1234, stream mode

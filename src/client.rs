@@ -7,74 +7,25 @@
 //! matches what was sent. Memory stays bounded: at most
 //! [`PIPE_IN_FLIGHT_CHUNKS`] chunks of sent-but-unechoed data are kept for
 //! checking, and reading the input pauses while that window is full.
+//!
+//! Both judge the echo with [`crate::echo`] and fail with its
+//! [`EchoError`].
 
-use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::connection::Connection;
+use crate::echo::{self, EchoError, Expect, Sent, Step, Watchdog};
 use crate::transport::{ConnectError, Endpoint};
 
 /// Chunk size for [`pipe`].
 const CHUNK: usize = 64 * 1024;
 /// Sent-but-not-yet-echoed chunks kept for `--check` (4 MiB of 64 KiB).
 pub const PIPE_IN_FLIGHT_CHUNKS: usize = 64;
-
-/// Why a send failed.
-#[derive(Debug, thiserror::Error)]
-pub enum SendError {
-    /// Could not connect.
-    #[error(transparent)]
-    Connect(#[from] ConnectError),
-    /// The server stopped answering while we waited for the echo.
-    #[error("timed out after {} waiting for the echo from {endpoint} (received {received} of {expected} bytes)", humantime::format_duration(*.after))]
-    Timeout {
-        /// Where.
-        endpoint: Endpoint,
-        /// How long we waited without progress.
-        after: Duration,
-        /// Echo bytes received.
-        received: u64,
-        /// Bytes sent.
-        expected: u64,
-    },
-    /// The echo differs from what was sent.
-    #[error("echo differs from what was sent at byte {offset}")]
-    Mismatch {
-        /// Offset of the first differing byte.
-        offset: u64,
-    },
-    /// The server closed before echoing everything.
-    #[error("short echo: the server closed after {received} of {expected} bytes")]
-    ShortEcho {
-        /// Echo bytes received.
-        received: u64,
-        /// Bytes sent.
-        expected: u64,
-    },
-    /// The server echoed more than was sent.
-    #[error("the server sent {extra} bytes more than it was sent")]
-    Extra {
-        /// Surplus bytes.
-        extra: u64,
-    },
-    /// A socket or local I/O error.
-    #[error("{what}: {error}")]
-    Io {
-        /// What was being done.
-        what: &'static str,
-        /// The system error.
-        error: io::Error,
-    },
-}
-
-fn io_err(what: &'static str) -> impl FnOnce(io::Error) -> SendError {
-    move |error| SendError::Io { what, error }
-}
 
 /// Connects and wraps the stream in a [`Connection`], asyncio's
 /// `open_connection`: `read(n)`, `readline()`, `write_all()`, `drain()`.
@@ -86,41 +37,15 @@ pub async fn open_connection(endpoint: &Endpoint) -> Result<Connection, ConnectE
 
 /// Sends `message` and returns the echo: reading stops once the echo is as
 /// long as the message, or at end of stream (a shorter echo is returned as
-/// is; compare it to decide). `timeout` bounds the connect and each wait for
-/// echo bytes.
+/// is; judge it with [`echo::compare`]). `timeout` bounds the connect and
+/// each stall of the echo.
 pub async fn send_message(
     endpoint: &Endpoint,
     message: &[u8],
     timeout: Option<Duration>,
-) -> Result<Vec<u8>, SendError> {
+) -> Result<Vec<u8>, EchoError> {
     let mut stream = endpoint.connect(timeout).await?;
-    stream
-        .write_all(message)
-        .await
-        .map_err(io_err("sending the message"))?;
-    // Half-close: RFC 862 servers echo everything, then close.
-    stream.shutdown().await.map_err(io_err("half-closing"))?;
-    let mut echo = Vec::with_capacity(message.len());
-    let mut buf = vec![0; CHUNK.min(message.len().max(1024))];
-    while echo.len() < message.len() {
-        let n = timed(timeout, stream.read(&mut buf))
-            .await
-            .map_err(|e| {
-                timeout_or(
-                    e,
-                    endpoint,
-                    timeout,
-                    echo.len() as u64,
-                    message.len() as u64,
-                )
-            })?
-            .map_err(io_err("reading the echo"))?;
-        if n == 0 {
-            break;
-        }
-        echo.extend_from_slice(&buf[..n]);
-    }
-    Ok(echo)
+    echo::collect(&mut stream, message, timeout).await
 }
 
 /// What [`pipe`] moved.
@@ -132,158 +57,225 @@ pub struct PipeSummary {
     pub received: u64,
 }
 
+/// The upload's progress, as the download sees it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Uploaded {
+    /// Bytes handed to the socket (counted just before the write, so an
+    /// echo never arrives for bytes not counted yet).
+    bytes: u64,
+    /// The input ended and the connection is half-closed.
+    finished: bool,
+}
+
 /// Streams `input` to the server and the echo to `output`, half-closing at
 /// the end of input and finishing when the echo is complete (as long as the
 /// input, or the server closed). With `check`, every echoed byte is compared
-/// with what was sent and a difference is an error.
+/// with what was sent and a difference is an error. `timeout` bounds the
+/// connect and each stall of the echo while bytes are owed (an idle
+/// interactive stdin is not the server's fault).
+///
+/// A failure of the echo side (a wrong byte, a closed output) ends the pipe
+/// at once; a failure of the input side is reported once the echo of what
+/// was sent has ended.
 pub async fn pipe<R, W>(
     endpoint: &Endpoint,
     mut input: R,
     mut output: W,
     check: bool,
     timeout: Option<Duration>,
-) -> Result<PipeSummary, SendError>
+) -> Result<PipeSummary, EchoError>
 where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
 {
     let stream = endpoint.connect(timeout).await?;
     let (mut rd, mut wr) = tokio::io::split(stream);
-    let sent = Arc::new(AtomicU64::new(0));
-    let input_done = Arc::new(tokio::sync::Notify::new());
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(PIPE_IN_FLIGHT_CHUNKS);
+    let (uploaded_tx, mut uploaded) = watch::channel(Uploaded::default());
+    // With `check`, a copy of every chunk, sent here before it is written
+    // to the socket, so its echo always finds it.
+    let (copies, mut copies_rx) = mpsc::channel::<Vec<u8>>(PIPE_IN_FLIGHT_CHUNKS);
 
-    let upload = {
-        let sent = sent.clone();
-        let input_done = input_done.clone();
-        async move {
-            let mut buf = vec![0; CHUNK];
-            loop {
-                let n = input
-                    .read(&mut buf)
-                    .await
-                    .map_err(io_err("reading input"))?;
-                if n == 0 {
-                    break;
-                }
-                if check && tx.send(buf[..n].to_vec()).await.is_err() {
-                    break; // the echo side already failed
-                }
-                wr.write_all(&buf[..n]).await.map_err(io_err("sending"))?;
-                sent.fetch_add(n as u64, Ordering::Release);
+    let upload = async move {
+        let mut buf = vec![0; CHUNK];
+        loop {
+            let n = input
+                .read(&mut buf)
+                .await
+                .map_err(EchoError::io(Step::ReadInput))?;
+            if n == 0 {
+                break;
             }
-            wr.shutdown().await.map_err(io_err("half-closing"))?;
-            drop(tx);
-            input_done.notify_one();
-            Ok::<_, SendError>(())
+            if check && copies.send(buf[..n].to_vec()).await.is_err() {
+                break; // the echo side already failed
+            }
+            uploaded_tx.send_modify(|u| u.bytes += n as u64);
+            wr.write_all(&buf[..n])
+                .await
+                .map_err(EchoError::io(Step::Send))?;
         }
+        wr.shutdown()
+            .await
+            .map_err(EchoError::io(Step::HalfClose))?;
+        uploaded_tx.send_modify(|u| u.finished = true);
+        Ok::<_, EchoError>(())
     };
 
-    let download = async {
+    let download = async move {
         let mut buf = vec![0; CHUNK];
-        let mut received = 0u64;
-        let mut expected: Vec<u8> = Vec::new();
-        let mut expected_pos = 0;
-        let mut input_finished = false;
-        loop {
-            let outstanding = sent.load(Ordering::Acquire) > received;
-            let read = async {
-                // Only time out while we are owed bytes; an idle
-                // interactive stdin is not the server's fault.
-                if outstanding {
-                    timed(timeout, rd.read(&mut buf)).await
-                } else {
-                    Ok(rd.read(&mut buf).await)
-                }
-            };
+        let mut expect = Expect::new(0);
+        let mut unechoed = Unechoed::default();
+        let mut watchdog = Watchdog::new(timeout);
+        let mut finished = false;
+        // Learns what the upload sent; a debt that starts now starts the
+        // watchdog's clock now.
+        let catch_up = |expect: &mut Expect, watchdog: &mut Watchdog, u: Uploaded| {
+            if expect.is_complete() && u.bytes > expect.expected() {
+                watchdog.progress(Instant::now());
+            }
+            expect.sent(u.bytes - expect.expected());
+            u.finished
+        };
+        while !(finished && expect.is_complete()) {
+            let owed = !expect.is_complete();
             let n = tokio::select! {
-                r = read => r
-                    .map_err(|e| timeout_or(e, endpoint, timeout, received, sent.load(Ordering::Acquire)))?
-                    .map_err(io_err("reading the echo"))?,
-                _ = input_done.notified(), if !input_finished => {
-                    input_finished = true;
-                    if received >= sent.load(Ordering::Acquire) {
-                        break;
-                    }
+                biased;
+                n = rd.read(&mut buf) => n.map_err(EchoError::io(Step::Receive))?,
+                () = watchdog.expired(), if owed => {
+                    return Err(expect.timed_out(timeout.unwrap_or_default()));
+                }
+                changed = uploaded.changed(), if !finished => {
+                    let u = *uploaded.borrow_and_update();
+                    // A dropped sender: the upload failed; its error is
+                    // reported once this side is done.
+                    finished = catch_up(&mut expect, &mut watchdog, u) || changed.is_err();
                     continue;
                 }
             };
             if n == 0 {
                 break;
             }
-            let mut chunk = &buf[..n];
+            watchdog.progress(Instant::now());
+            let u = *uploaded.borrow_and_update();
+            finished |= catch_up(&mut expect, &mut watchdog, u);
+            let chunk = &buf[..n];
             if check {
-                while !chunk.is_empty() {
-                    if expected_pos == expected.len() {
-                        match rx.recv().await {
-                            Some(next) => {
-                                expected = next;
-                                expected_pos = 0;
-                            }
-                            None => {
-                                return Err(SendError::Extra {
-                                    extra: chunk.len() as u64,
-                                })
-                            }
-                        }
-                    }
-                    let m = chunk.len().min(expected.len() - expected_pos);
-                    if let Some(i) = (0..m).find(|&i| chunk[i] != expected[expected_pos + i]) {
-                        return Err(SendError::Mismatch {
-                            offset: received + (n - chunk.len()) as u64 + i as u64,
-                        });
-                    }
-                    expected_pos += m;
-                    chunk = &chunk[m..];
-                }
+                unechoed.fill(&mut copies_rx, expect.received() + n as u64);
+                expect.take(chunk, &unechoed)?;
+                unechoed.forget_before(expect.received());
+            } else {
+                expect.skip(n as u64);
             }
             output
-                .write_all(&buf[..n])
+                .write_all(chunk)
                 .await
-                .map_err(io_err("writing output"))?;
-            received += n as u64;
-            if input_finished && received >= sent.load(Ordering::Acquire) {
+                .map_err(EchoError::io(Step::WriteOutput))?;
+        }
+        output
+            .flush()
+            .await
+            .map_err(EchoError::io(Step::WriteOutput))?;
+        if check {
+            expect.finish()?;
+        }
+        Ok(expect)
+    };
+
+    tokio::pin!(upload, download);
+    let expect = tokio::select! {
+        down = &mut download => {
+            let expect = down?;
+            upload.await?;
+            expect
+        }
+        up = &mut upload => {
+            let expect = download.await?;
+            up?;
+            expect
+        }
+    };
+    Ok(PipeSummary {
+        sent: expect.expected(),
+        received: expect.received(),
+    })
+}
+
+/// The copies of sent chunks whose echo has not been checked yet.
+#[derive(Default)]
+struct Unechoed {
+    chunks: VecDeque<Vec<u8>>,
+    /// Stream offset of the first byte of `chunks[0]`.
+    start: u64,
+    len: u64,
+}
+
+impl Unechoed {
+    /// Takes copies from the upload until they reach offset `end` (or none
+    /// are left: the echo then holds more than was sent).
+    fn fill(&mut self, copies: &mut mpsc::Receiver<Vec<u8>>, end: u64) {
+        while self.start + self.len < end {
+            match copies.try_recv() {
+                Ok(chunk) => {
+                    self.len += chunk.len() as u64;
+                    self.chunks.push_back(chunk);
+                }
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// Drops the chunks wholly before `offset`.
+    fn forget_before(&mut self, offset: u64) {
+        while let Some(front) = self.chunks.front() {
+            let len = front.len() as u64;
+            if self.start + len > offset {
+                break;
+            }
+            self.start += len;
+            self.len -= len;
+            self.chunks.pop_front();
+        }
+    }
+
+    /// The pieces of the stream from `offset`, in order.
+    fn pieces_from(&self, offset: u64) -> impl Iterator<Item = &[u8]> {
+        let mut skip = offset.saturating_sub(self.start) as usize;
+        self.chunks.iter().filter_map(move |c| {
+            if skip >= c.len() {
+                skip -= c.len();
+                None
+            } else {
+                let piece = &c[skip..];
+                skip = 0;
+                Some(piece)
+            }
+        })
+    }
+}
+
+impl Sent for Unechoed {
+    fn matches(&self, offset: u64, mut chunk: &[u8]) -> bool {
+        for piece in self.pieces_from(offset) {
+            if chunk.is_empty() {
+                break;
+            }
+            let m = piece.len().min(chunk.len());
+            if piece[..m] != chunk[..m] {
+                return false;
+            }
+            chunk = &chunk[m..];
+        }
+        chunk.is_empty()
+    }
+
+    fn sent_at(&self, offset: u64, len: usize) -> Cow<'_, [u8]> {
+        let mut out = Vec::with_capacity(len);
+        for piece in self.pieces_from(offset) {
+            let m = piece.len().min(len - out.len());
+            out.extend_from_slice(&piece[..m]);
+            if out.len() == len {
                 break;
             }
         }
-        output.flush().await.map_err(io_err("writing output"))?;
-        Ok(received)
-    };
-
-    let (up, down) = tokio::join!(upload, download);
-    let received = down?;
-    up?;
-    let sent = sent.load(Ordering::Acquire);
-    if check && received < sent {
-        return Err(SendError::ShortEcho {
-            received,
-            expected: sent,
-        });
-    }
-    Ok(PipeSummary { sent, received })
-}
-
-async fn timed<F: std::future::Future>(
-    limit: Option<Duration>,
-    fut: F,
-) -> Result<F::Output, tokio::time::error::Elapsed> {
-    match limit {
-        Some(limit) => tokio::time::timeout(limit, fut).await,
-        None => Ok(fut.await),
-    }
-}
-
-fn timeout_or(
-    _: tokio::time::error::Elapsed,
-    endpoint: &Endpoint,
-    after: Option<Duration>,
-    received: u64,
-    expected: u64,
-) -> SendError {
-    SendError::Timeout {
-        endpoint: endpoint.clone(),
-        after: after.unwrap_or_default(),
-        received,
-        expected,
+        Cow::Owned(out)
     }
 }

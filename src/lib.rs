@@ -46,11 +46,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "bench")]
 pub mod bench;
 mod buffer;
 pub mod client;
 pub mod config;
 pub mod connection;
+pub mod echo;
+pub mod failure;
 pub mod handler;
 mod link;
 pub mod server;

@@ -1,16 +1,15 @@
-//! The `ricochet` binary: parse arguments, run, turn errors into one line
-//! on stderr and a documented exit code.
+//! The `ricochet` binary: parse arguments, run, turn the typed error into
+//! one line on stderr and its documented exit code (a closed stdout is a
+//! normal end: exit 0, nothing printed).
 #![forbid(unsafe_code)]
 
 mod cli;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use ricochet::client::SendError;
-use ricochet::transport::ConnectError;
+use std::io::Write;
 
-use cli::exit;
+use clap::Parser;
 
 /// jemalloc instead of the system allocator: tokio allocates every task and
 /// every socket's readiness state 128-byte aligned, which glibc serves with
@@ -21,48 +20,13 @@ use cli::exit;
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
-    match cli.run() {
+    match cli::Cli::parse().run() {
         Ok(code) => code,
-        Err(err) => {
-            eprintln!("ricochet: error: {err:#}");
-            ExitCode::from(exit_code(&err))
+        Err(cli::Error::StdoutClosed) => ExitCode::SUCCESS,
+        Err(cli::Error::Failed { code, error }) => {
+            // Best effort: with stderr closed too there is no one to tell.
+            let _ = writeln!(std::io::stderr(), "ricochet: error: {error:#}");
+            ExitCode::from(code)
         }
     }
-}
-
-/// Maps the first error in the chain that we know to its exit code.
-fn exit_code(err: &anyhow::Error) -> u8 {
-    for cause in err.chain() {
-        if cause
-            .downcast_ref::<ricochet::transport::ParseError>()
-            .is_some()
-        {
-            return exit::USAGE;
-        }
-        let connect = cause.downcast_ref::<ConnectError>().or_else(|| {
-            match cause.downcast_ref::<SendError>() {
-                Some(SendError::Connect(c)) => Some(c),
-                _ => None,
-            }
-        });
-        if let Some(c) = connect {
-            return match c {
-                ConnectError::Resolve { .. } => exit::UNKNOWN_HOST,
-                ConnectError::Refused { .. } => exit::REFUSED,
-                ConnectError::Timeout { .. } => exit::TIMEOUT,
-                ConnectError::Io { .. } => exit::REFUSED,
-            };
-        }
-        if let Some(s) = cause.downcast_ref::<SendError>() {
-            return match s {
-                SendError::Timeout { .. } => exit::TIMEOUT,
-                SendError::Mismatch { .. }
-                | SendError::ShortEcho { .. }
-                | SendError::Extra { .. } => exit::MISMATCH,
-                _ => exit::FAILURE,
-            };
-        }
-    }
-    exit::FAILURE
 }

@@ -102,7 +102,7 @@ pub struct Comparison {
 }
 
 /// Compares `targets` (all with the same number of rounds) to the first.
-pub fn compare(targets: &[TargetResult]) -> Comparison {
+pub(crate) fn compare(targets: &[TargetResult]) -> Comparison {
     type Figure = fn(&crate::bench::stats::RoundResult) -> f64;
     let figures: [Figure; 4] = [
         |r| r.messages_per_sec(),
@@ -155,7 +155,7 @@ pub fn compare(targets: &[TargetResult]) -> Comparison {
 /// Student's t quantile for a two-sided 95% interval with `df` degrees of
 /// freedom: a table up to 30, then the Cornish-Fisher expansion (error
 /// below 0.001 there).
-pub fn t_975(df: usize) -> f64 {
+pub(crate) fn t_975(df: usize) -> f64 {
     const TABLE: [f64; 30] = [
         12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
         2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,

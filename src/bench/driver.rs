@@ -9,9 +9,10 @@
 //! Hot path: a connection's messages are built once ([`Payload`]); each
 //! round trip is one `write` of a slice plus the reads its echo needs, into
 //! one 256 KiB buffer per thread (see [`SharedBuf`]), compared in place
-//! with what was sent. No timer per read: one watchdog per connection. The
-//! write and the reads of one batch run concurrently on split halves, so a
-//! large batch cannot deadlock against a server that echoes as it reads.
+//! with what was sent by an [`Expect`]. No timer per read: one
+//! [`Watchdog`] per connection. The write and the reads of one batch run
+//! concurrently on split halves, so a large batch cannot deadlock against a
+//! server that echoes as it reads.
 //!
 //! Closed loop (default): each connection sends `pipeline` messages in one
 //! write, waits for all of their echoes, and sends again. Latency is from the
@@ -27,35 +28,36 @@
 //! omission). A connection that falls behind keeps its schedule: it sends
 //! the overdue messages at once, and their latency grows. At most
 //! `pipeline` messages are in flight per connection; the schedule waits
-//! for a free slot.
+//! for a free place in the pipeline.
 //!
 //! Errors end the connection (its byte stream can no longer be trusted),
-//! are counted by kind, and the connection is opened again; failed connects
-//! back off from 1 ms to 100 ms so a dead server is not hammered in a loop.
+//! are counted by kind (each [`EchoError`] as its [`ErrorKind`]), and the
+//! connection is opened again; failed connects back off from 1 ms to
+//! 100 ms so a dead server is not hammered in a loop.
 //! At the end of the window every task is dropped, so messages still in
 //! flight are neither counted nor errors.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::future::{poll_fn, Future};
+use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::mpsc;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::Notify;
 use tokio::task::LocalSet;
-use tokio::time::Sleep;
 
 use crate::bench::payload::{Payload, PayloadKind};
 use crate::bench::stats::{ErrorKind, Live, Recorder, Stats};
 use crate::bench::target::Target;
 use crate::bench::Workload;
+use crate::echo::{EchoError, Expect, Step, Watchdog};
 use crate::transport::Socket;
 
 /// The read buffer each load thread shares among its connections.
@@ -169,14 +171,14 @@ fn load_thread(plan: &Arc<Plan>, index: usize, live: Arc<Live>) -> io::Result<St
             let payload = shared.clone().unwrap_or_else(|| {
                 Payload::new(plan.payload, plan.size, plan.pipeline, conn as u64)
             });
-            let slot = Slot {
+            let connection = ConnectionLoop {
                 plan: plan.clone(),
                 index: conn,
                 payload,
                 recorder: recorder.clone(),
                 read_buf: read_buf.clone(),
             };
-            tokio::task::spawn_local(slot.run());
+            tokio::task::spawn_local(connection.run());
         }
         tokio::time::sleep_until(plan.end.into()).await;
     });
@@ -195,9 +197,9 @@ fn load_thread(plan: &Arc<Plan>, index: usize, live: Arc<Live>) -> io::Result<St
 /// (the next read waits for readiness instead of a syscall saying EAGAIN).
 type SharedBuf = Rc<RefCell<Box<[u8]>>>;
 
-/// One connection slot: keeps a connection open (or opens one per message)
-/// until the run ends.
-struct Slot {
+/// One of the `--connections` loops: keeps a connection open, reopening it
+/// after each failure (or opens one per message), until the run ends.
+struct ConnectionLoop {
     plan: Arc<Plan>,
     index: usize,
     payload: Payload,
@@ -278,7 +280,7 @@ macro_rules! with_halves {
     };
 }
 
-impl Slot {
+impl ConnectionLoop {
     async fn run(self) {
         let mut schedule = Schedule::new(&self.plan, self.index);
         match self.plan.workload {
@@ -327,10 +329,10 @@ impl Slot {
         W: AsyncWrite + Unpin,
     {
         let batch = self.payload.batch();
-        let mut watchdog = Watchdog::new(self.plan.timeout);
+        let mut watchdog = Watchdog::new(Some(self.plan.timeout));
         loop {
             let sent_at = Instant::now();
-            let write = async { w.write_all(batch).await.map_err(classify) };
+            let write = async { w.write_all(batch).await.map_err(EchoError::io(Step::Send)) };
             let read = read_echo(
                 &mut r,
                 &self.read_buf,
@@ -344,8 +346,8 @@ impl Slot {
                         .record(now - sent_at, done as u64, bytes, now);
                 },
             );
-            if let Err(kind) = tokio::try_join!(write, read) {
-                return kind;
+            if let Err(e) = tokio::try_join!(write, read) {
+                return ErrorKind::from(&e);
             }
         }
     }
@@ -359,10 +361,11 @@ impl Slot {
         W: AsyncWrite + Unpin,
     {
         let state = OpenLoop {
-            slot: self,
+            connection: self,
             in_flight: RefCell::new(VecDeque::with_capacity(self.plan.pipeline)),
-            slot_freed: Notify::new(),
-            progress: Cell::new(Instant::now()),
+            pipeline_freed: Notify::new(),
+            expect: Cell::new(Expect::new(0)),
+            watchdog: RefCell::new(Watchdog::new(Some(self.plan.timeout))),
         };
         match tokio::try_join!(state.send(w, schedule), state.receive(r)) {
             Err(kind) => kind,
@@ -397,8 +400,12 @@ impl Slot {
                     let exchange = with_halves!(&mut stream, |r, w| {
                         let mut r = r;
                         let mut w = w;
-                        let write = async { w.write_all(message).await.map_err(classify) };
-                        let mut watchdog = Watchdog::new(self.plan.timeout);
+                        let write = async {
+                            w.write_all(message)
+                                .await
+                                .map_err(EchoError::io(Step::Send))
+                        };
+                        let mut watchdog = Watchdog::new(Some(self.plan.timeout));
                         let read = read_echo(
                             &mut r,
                             &self.read_buf,
@@ -429,7 +436,7 @@ impl Slot {
                         done,
                     );
                 }
-                Err(kind) => self.recorder.borrow_mut().error(kind),
+                Err(e) => self.recorder.borrow_mut().error(ErrorKind::from(&e)),
             }
         }
     }
@@ -437,12 +444,15 @@ impl Slot {
 
 /// The state the open loop's writer and reader share on one connection.
 struct OpenLoop<'a> {
-    slot: &'a Slot,
+    connection: &'a ConnectionLoop,
     /// Intended send times of the messages in flight, oldest first.
     in_flight: RefCell<VecDeque<Instant>>,
-    slot_freed: Notify,
-    /// When the reader last made progress, or the writer started owing.
-    progress: Cell<Instant>,
+    pipeline_freed: Notify,
+    /// Bytes sent and echoed; the writer counts a message before writing it.
+    expect: Cell<Expect>,
+    /// Reset by the reader on progress, and by the writer when a debt
+    /// starts after none.
+    watchdog: RefCell<Watchdog>,
 }
 
 impl OpenLoop<'_> {
@@ -451,11 +461,12 @@ impl OpenLoop<'_> {
         mut w: W,
         schedule: &mut Schedule,
     ) -> Result<Infallible, ErrorKind> {
-        let plan = &self.slot.plan;
+        let plan = &self.connection.plan;
+        let size = self.connection.payload.size() as u64;
         let mut seq = 0usize;
         loop {
             while self.in_flight.borrow().len() >= plan.pipeline {
-                self.slot_freed.notified().await;
+                self.pipeline_freed.notified().await;
             }
             let intended = schedule.next();
             if intended >= plan.end {
@@ -465,103 +476,85 @@ impl OpenLoop<'_> {
             {
                 let mut q = self.in_flight.borrow_mut();
                 if q.is_empty() {
-                    self.progress.set(Instant::now());
+                    self.watchdog.borrow_mut().progress(Instant::now());
                 }
                 q.push_back(intended);
             }
-            w.write_all(self.slot.payload.message(seq))
+            let mut expect = self.expect.get();
+            expect.sent(size);
+            self.expect.set(expect);
+            w.write_all(self.connection.payload.message(seq))
                 .await
-                .map_err(classify)?;
+                .map_err(io_kind(Step::Send))?;
             seq = seq.wrapping_add(1);
         }
     }
 
     /// Reads echoes, verifies them, and records each message's latency from
-    /// its intended send time. Times out only while echo bytes are owed and
-    /// none arrive for `--timeout` (detected within twice that).
+    /// its intended send time. Times out only while echo bytes are owed
+    /// (the [`Watchdog`] rule).
     async fn receive<R: AsyncRead + Unpin>(&self, mut r: R) -> Result<Infallible, ErrorKind> {
-        let payload = &self.slot.payload;
-        let (size, pipeline) = (payload.size(), self.slot.plan.pipeline);
-        let timeout = self.slot.plan.timeout;
-        let owed = || !self.in_flight.borrow().is_empty();
-        let mut msg = 0usize; // which message of the batch is arriving
-        let mut pos = 0usize; // bytes of it received so far
-                              // Verifies and records one chunk of echo, in place.
-        let mut take = |mut chunk: &[u8]| -> Result<(), ErrorKind> {
-            let now = Instant::now();
-            self.progress.set(now);
-            while !chunk.is_empty() {
-                if !owed() {
-                    return Err(ErrorKind::Mismatch); // more than was sent
-                }
-                let m = chunk.len().min(size - pos);
-                if !payload.matches(msg * size + pos, &chunk[..m]) {
-                    return Err(ErrorKind::Mismatch);
-                }
-                chunk = &chunk[m..];
-                pos += m;
-                if pos == size {
-                    let intended = self.in_flight.borrow_mut().pop_front();
-                    let latency = now.saturating_duration_since(intended.expect("owed"));
-                    self.slot
-                        .recorder
-                        .borrow_mut()
-                        .record(latency, 1, size as u64, now);
-                    pos = 0;
-                    msg = (msg + 1) % pipeline;
-                    self.slot_freed.notify_one();
-                }
-            }
-            Ok(())
-        };
+        let mut pos = 0usize; // bytes of the oldest message in flight received so far
         loop {
-            let deadline = if owed() {
-                self.progress.get() + timeout
-            } else {
-                Instant::now() + timeout
-            };
-            let read = read_into(&mut r, &self.slot.read_buf, &mut take);
-            match tokio::time::timeout_at(deadline.into(), read).await {
-                Err(_) if owed() && Instant::now() >= self.progress.get() + timeout => {
-                    return Err(ErrorKind::Timeout)
+            let read = poll_fn(|cx| {
+                let mut buf = self.connection.read_buf.borrow_mut();
+                let mut rb = ReadBuf::new(&mut buf[..]);
+                match Pin::new(&mut r).poll_read(cx, &mut rb) {
+                    Poll::Ready(Ok(())) if rb.filled().is_empty() => {
+                        let expect = self.expect.get();
+                        Poll::Ready(match expect.finish() {
+                            Err(short) => Err(ErrorKind::from(&short)),
+                            // Closed while nothing was owed.
+                            Ok(()) => Err(ErrorKind::Reset),
+                        })
+                    }
+                    Poll::Ready(Ok(())) => Poll::Ready(
+                        self.take(rb.filled(), &mut pos)
+                            .map_err(|e| ErrorKind::from(&e)),
+                    ),
+                    Poll::Ready(Err(e)) => Poll::Ready(Err(io_kind(Step::Receive)(e))),
+                    Poll::Pending => {
+                        let owed = !self.expect.get().is_complete();
+                        self.watchdog
+                            .borrow_mut()
+                            .poll_expired(cx, owed)
+                            .map(|()| Err(ErrorKind::Timeout))
+                    }
                 }
-                Err(_) => continue,
-                Ok(Err(e)) => return Err(classify(e)),
-                Ok(Ok(None)) if owed() => return Err(ErrorKind::ShortEcho),
-                Ok(Ok(None)) => return Err(ErrorKind::Reset),
-                Ok(Ok(Some(verified))) => verified?,
-            }
+            });
+            read.await?;
         }
     }
-}
 
-/// Reads once into the thread's shared buffer and hands the bytes to `f`
-/// within the same poll, so the buffer is free again when this returns.
-/// `Ok(None)` is end of stream.
-async fn read_into<R, T>(
-    r: &mut R,
-    buf: &RefCell<Box<[u8]>>,
-    mut f: impl FnMut(&[u8]) -> T,
-) -> io::Result<Option<T>>
-where
-    R: AsyncRead + Unpin,
-{
-    poll_fn(|cx| {
-        let mut buf = buf.borrow_mut();
-        let mut rb = ReadBuf::new(&mut buf[..]);
-        match Pin::new(&mut *r).poll_read(cx, &mut rb) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Ready(Ok(())) if rb.filled().is_empty() => Poll::Ready(Ok(None)),
-            Poll::Ready(Ok(())) => Poll::Ready(Ok(Some(f(rb.filled())))),
+    /// Verifies one chunk of echo in place and records the messages it
+    /// completes.
+    fn take(&self, chunk: &[u8], pos: &mut usize) -> Result<(), EchoError> {
+        let now = Instant::now();
+        self.watchdog.borrow_mut().progress(now);
+        let connection = self.connection;
+        let size = connection.payload.size();
+        let mut expect = self.expect.get();
+        let before = expect.received();
+        let verified = expect.take(chunk, &connection.payload);
+        self.expect.set(expect);
+        *pos += (expect.received() - before) as usize;
+        while *pos >= size {
+            *pos -= size;
+            let intended = self.in_flight.borrow_mut().pop_front();
+            let latency = now.saturating_duration_since(intended.expect("owed"));
+            connection
+                .recorder
+                .borrow_mut()
+                .record(latency, 1, size as u64, now);
+            self.pipeline_freed.notify_one();
         }
-    })
-    .await
+        verified
+    }
 }
 
 /// Reads the echo of the first `len` bytes of `payload`'s batch, checking
 /// each chunk in place as it arrives; calls `completed(n, now)` whenever `n`
-/// more whole messages have come back. Fails with [`ErrorKind::Timeout`]
+/// more whole messages have come back. Fails with [`EchoError::Timeout`]
 /// when the watchdog expires first.
 async fn read_echo<R: AsyncRead + Unpin>(
     r: &mut R,
@@ -570,34 +563,29 @@ async fn read_echo<R: AsyncRead + Unpin>(
     len: usize,
     watchdog: &mut Watchdog,
     mut completed: impl FnMut(usize, Instant),
-) -> Result<(), ErrorKind> {
+) -> Result<(), EchoError> {
     let size = payload.size();
-    let mut got = 0;
+    let mut expect = Expect::new(len as u64);
     let mut done = 0;
-    while got < len {
-        let n = poll_fn(|cx| {
+    while !expect.is_complete() {
+        poll_fn(|cx| {
             let mut buf = buf.borrow_mut();
             let mut rb = ReadBuf::new(&mut buf[..]);
             match Pin::new(&mut *r).poll_read(cx, &mut rb) {
-                Poll::Ready(Ok(())) => {
-                    let chunk = rb.filled();
-                    Poll::Ready(match chunk.len() {
-                        0 => Err(ErrorKind::ShortEcho),
-                        n if n > len - got || !payload.matches(got, chunk) => {
-                            Err(ErrorKind::Mismatch)
-                        }
-                        n => Ok(n),
-                    })
-                }
-                Poll::Ready(Err(e)) => Poll::Ready(Err(classify(e))),
-                Poll::Pending => watchdog.poll_expired(cx).map(|()| Err(ErrorKind::Timeout)),
+                Poll::Ready(Ok(())) => Poll::Ready(match rb.filled() {
+                    [] => expect.finish(),
+                    chunk => expect.take(chunk, payload),
+                }),
+                Poll::Ready(Err(e)) => Poll::Ready(Err(EchoError::io(Step::Receive)(e))),
+                Poll::Pending => watchdog
+                    .poll_expired(cx, true)
+                    .map(|()| Err(expect.timed_out(watchdog.timeout().unwrap_or_default()))),
             }
         })
         .await?;
         let now = Instant::now();
         watchdog.progress(now);
-        got += n;
-        let whole = got / size;
+        let whole = expect.received() as usize / size;
         if whole > done {
             completed(whole - done, now);
             done = whole;
@@ -606,44 +594,7 @@ async fn read_echo<R: AsyncRead + Unpin>(
     Ok(())
 }
 
-/// Notices when owed echo bytes stop arriving, without a timer per read:
-/// one `Sleep` per connection, pushed back only once progress has used up
-/// its extra quarter, so it fires between `timeout` and 1.25 × `timeout`
-/// after the last progress. (A timer per read costs a timer-wheel insert
-/// and removal per message, measurable at 100k+ messages per second.)
-struct Watchdog {
-    sleep: Pin<Box<Sleep>>,
-    timeout: Duration,
-}
-
-impl Watchdog {
-    fn new(timeout: Duration) -> Self {
-        Watchdog {
-            sleep: Box::pin(tokio::time::sleep(timeout + timeout / 4)),
-            timeout,
-        }
-    }
-
-    fn progress(&mut self, now: Instant) {
-        if self.sleep.deadline().into_std() < now + self.timeout {
-            let next = now + self.timeout + self.timeout / 4;
-            self.sleep.as_mut().reset(next.into());
-        }
-    }
-
-    fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        self.sleep.as_mut().poll(cx)
-    }
-}
-
-/// Sorts a socket error into the kinds reports count.
-fn classify(e: io::Error) -> ErrorKind {
-    match e.kind() {
-        io::ErrorKind::ConnectionReset
-        | io::ErrorKind::ConnectionAborted
-        | io::ErrorKind::BrokenPipe
-        | io::ErrorKind::UnexpectedEof => ErrorKind::Reset,
-        io::ErrorKind::TimedOut => ErrorKind::Timeout,
-        _ => ErrorKind::Other,
-    }
+/// The kind an I/O error during `step` is counted under.
+fn io_kind(step: Step) -> impl FnOnce(io::Error) -> ErrorKind {
+    move |error| ErrorKind::from(&EchoError::Io { step, error })
 }

@@ -4,14 +4,24 @@
 //! probes every target, runs the rounds, and returns [`BenchResults`]; the
 //! [`report`] formats turn those into text, JSON, an HdrHistogram log or an
 //! SVG plot. The pieces, each in its own module:
-//! - [`target`]: a target resolved once, source addresses to spread over;
+//! - `target`: a target resolved once, source addresses to spread over;
 //! - `probe`: reachable? an echo server? (fail fast, never hang);
 //! - `driver`: load threads, the closed and open loops — moves bytes only;
-//! - [`payload`]: the messages (line-safe, built once);
+//! - `payload`: the messages (line-safe, built once);
 //! - [`stats`]: per-thread histograms and error counts, merged at the end;
 //! - [`compare`]: several targets in interleaved rounds, with confidence
 //!   intervals;
-//! - [`progress`]: the live view while a round runs.
+//! - [`merge`]: HdrHistogram logs of several runs, added up;
+//! - [`progress`]: what a live view implements (the views themselves are
+//!   the command line's).
+//!
+//! Echoes are judged with [`crate::echo`], like `send`'s: the probe runs
+//! whole [`crate::echo::exchange`]s, the load threads feed every chunk
+//! they read to an [`crate::echo::Expect`] and count each
+//! [`crate::echo::EchoError`] under its [`ErrorKind`].
+//!
+//! [`run`] blocks the calling thread until the run is over; call it from
+//! outside any async runtime (from async code, use `spawn_blocking`).
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -32,25 +42,28 @@
 pub mod compare;
 mod driver;
 pub mod merge;
-pub mod payload;
+mod payload;
 mod probe;
 pub mod progress;
 pub mod report;
 pub mod stats;
-pub mod target;
+mod target;
 
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::echo::EchoError;
+use crate::failure::Failure;
 use crate::transport::{ConnectError, Endpoint};
 
 pub use compare::Comparison;
 pub use payload::PayloadKind;
-pub use probe::NotEcho;
 pub use progress::Progress;
 pub use stats::{ErrorKind, Stats, TargetResult};
-pub use target::SourceIps;
+pub use target::{
+    SourceFamilyError, SourceIps, SourceIpsError, DEFAULT_SOURCE_RANGE, MAX_SOURCE_IPS,
+};
 
 /// Largest message, and largest batch (`size × pipeline`).
 pub const MAX_BATCH: usize = 64 * 1024 * 1024;
@@ -213,8 +226,8 @@ pub enum BenchError {
     NotEcho {
         /// The target.
         endpoint: Endpoint,
-        /// What it did instead.
-        reason: NotEcho,
+        /// What its echo did instead.
+        reason: EchoError,
     },
     /// A target echoes once per connection, then closes.
     #[error("{endpoint} closed the connection after its first echo: it looks like a one-message server (such as `ricochet serve --mode once`); measure it with --one-shot")]
@@ -224,7 +237,7 @@ pub enum BenchError {
     },
     /// `--source-ips` cannot reach a target.
     #[error(transparent)]
-    SourceFamily(#[from] target::SourceFamilyError),
+    SourceFamily(#[from] SourceFamilyError),
     /// The probe could not learn the target's address.
     #[error("probing {endpoint}: {error}")]
     Probe {
@@ -236,6 +249,30 @@ pub enum BenchError {
     /// A load thread or runtime could not start.
     #[error("could not run the load threads: {0}")]
     Threads(io::Error),
+    /// [`run`] was called from async code; it blocks, and would stall the
+    /// runtime driving the caller.
+    #[error("bench::run blocks until the benchmark is over: call it outside the async runtime (e.g. in spawn_blocking)")]
+    InsideRuntime,
+}
+
+impl BenchError {
+    /// What this failure means to a script. A target that answers but not
+    /// like an echo server is a plain failure, whatever its echo did: the
+    /// benchmark never started. (Options clap cannot check, such as
+    /// `--size` × `--pipeline` over 64 MiB, are plain failures too, as
+    /// they always were.)
+    pub fn failure(&self) -> Failure {
+        match self {
+            BenchError::Connect(e) => e.failure(),
+            BenchError::Config(_)
+            | BenchError::SourceFamily(_)
+            | BenchError::NotEcho { .. }
+            | BenchError::OneMessageServer { .. }
+            | BenchError::Probe { .. }
+            | BenchError::Threads(_)
+            | BenchError::InsideRuntime => Failure::Other,
+        }
+    }
 }
 
 /// Everything a run measured, ready for any report.
@@ -271,7 +308,14 @@ impl BenchResults {
 /// Runs the benchmark: probes each target, then `rounds` rounds of every
 /// target in turn (A B A B ...), so drift on a shared machine hits all of
 /// them alike.
+///
+/// Blocks the calling thread until the run is over (it starts its own load
+/// threads and runtimes). Called from within a tokio runtime it returns
+/// [`BenchError::InsideRuntime`] instead of stalling that runtime.
 pub fn run(config: &BenchConfig, progress: &mut dyn Progress) -> Result<BenchResults, BenchError> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(BenchError::InsideRuntime);
+    }
     config.validate()?;
     let started = SystemTime::now();
     let t0 = Instant::now();
@@ -286,7 +330,12 @@ pub fn run(config: &BenchConfig, progress: &mut dyn Progress) -> Result<BenchRes
         .collect();
     for round in 1..=config.rounds {
         for (i, target) in targets.iter().enumerate() {
-            progress.round_started(&target.endpoint, i, round, config);
+            progress.round_started(progress::Round {
+                endpoint: &target.endpoint,
+                index: i,
+                number: round,
+                config,
+            });
             let start = Instant::now();
             let plan = Arc::new(driver::Plan {
                 target: target.clone(),

@@ -8,9 +8,12 @@
 //! sending is one `write` of a slice, and verifying is a slice comparison at
 //! the right offset. Nothing is allocated per message.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
+
+use crate::echo::Sent;
 
 /// What message bytes look like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -55,16 +58,8 @@ impl FromStr for PayloadKind {
 
 /// One connection's messages: `pipeline` messages of `size` bytes, back to
 /// back.
-///
-/// ```
-/// use ricochet::bench::payload::{Payload, PayloadKind};
-///
-/// let p = Payload::new(PayloadKind::Fixed, 4, 2, 0);
-/// assert_eq!(p.batch(), b"xxx\nxxx\n");
-/// assert_eq!(p.message(1), b"xxx\n");
-/// ```
 #[derive(Debug, Clone)]
-pub struct Payload {
+pub(crate) struct Payload {
     batch: Arc<[u8]>,
     size: usize,
     kind: PayloadKind,
@@ -73,7 +68,7 @@ pub struct Payload {
 impl Payload {
     /// Builds the messages; `seed` varies random payloads between
     /// connections. `size` and `pipeline` must be at least 1.
-    pub fn new(kind: PayloadKind, size: usize, pipeline: usize, seed: u64) -> Self {
+    pub(crate) fn new(kind: PayloadKind, size: usize, pipeline: usize, seed: u64) -> Self {
         assert!(size > 0 && pipeline > 0, "size and pipeline are at least 1");
         let mut batch = vec![b'x'; size * pipeline];
         if kind == PayloadKind::Random {
@@ -94,36 +89,28 @@ impl Payload {
     }
 
     /// All `pipeline` messages, back to back.
-    pub fn batch(&self) -> &[u8] {
+    pub(crate) fn batch(&self) -> &[u8] {
         &self.batch
     }
 
     /// Message `i` of the batch (`i` modulo the pipeline depth).
-    pub fn message(&self, i: usize) -> &[u8] {
+    pub(crate) fn message(&self, i: usize) -> &[u8] {
         let count = self.batch.len() / self.size;
         let start = (i % count) * self.size;
         &self.batch[start..start + self.size]
     }
 
     /// Bytes per message.
-    pub fn size(&self) -> usize {
+    pub(crate) fn size(&self) -> usize {
         self.size
     }
+}
 
-    /// Whether `chunk` is exactly what was sent at `offset` in the stream
-    /// of batches sent back to back (the offset wraps at the batch length).
-    ///
-    /// ```
-    /// use ricochet::bench::payload::{Payload, PayloadKind};
-    ///
-    /// let p = Payload::new(PayloadKind::Random, 3, 2, 9);
-    /// let stream: Vec<u8> = p.batch().iter().chain(p.batch()).copied().collect();
-    /// assert!(p.matches(4, &stream[4..9]));
-    /// assert!(!p.matches(3, &stream[4..9]));
-    /// let f = Payload::new(PayloadKind::Fixed, 3, 1, 0);
-    /// assert!(f.matches(1, b"x\nxx\nx") && !f.matches(0, b"x\nxx\nx"));
-    /// ```
-    pub fn matches(&self, offset: usize, chunk: &[u8]) -> bool {
+/// The echo of a connection's stream of batches, sent back to back: stream
+/// offsets wrap at the batch length.
+impl Sent for Payload {
+    fn matches(&self, offset: u64, chunk: &[u8]) -> bool {
+        let offset = offset as usize;
         match self.kind {
             // One pass over the received bytes only: about twice as fast as
             // comparing with the batch, which matters at 100 KiB messages.
@@ -160,6 +147,19 @@ impl Payload {
             }
         }
     }
+
+    fn sent_at(&self, offset: u64, len: usize) -> Cow<'_, [u8]> {
+        let at = (offset % self.batch.len() as u64) as usize;
+        Cow::Owned(
+            self.batch
+                .iter()
+                .cycle()
+                .skip(at)
+                .take(len)
+                .copied()
+                .collect(),
+        )
+    }
 }
 
 /// A tiny, fast generator for payload bytes; not for anything secret.
@@ -178,6 +178,20 @@ impl SplitMix64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batches_are_messages_back_to_back() {
+        let p = Payload::new(PayloadKind::Fixed, 4, 2, 0);
+        assert_eq!(p.batch(), b"xxx\nxxx\n");
+        assert_eq!(p.message(1), b"xxx\n");
+        let r = Payload::new(PayloadKind::Random, 3, 2, 9);
+        let stream: Vec<u8> = r.batch().iter().chain(r.batch()).copied().collect();
+        assert!(r.matches(4, &stream[4..9]));
+        assert!(!r.matches(3, &stream[4..9]));
+        assert_eq!(&*r.sent_at(4, 5), &stream[4..9]);
+        let f = Payload::new(PayloadKind::Fixed, 3, 1, 0);
+        assert!(f.matches(1, b"x\nxx\nx") && !f.matches(0, b"x\nxx\nx"));
+    }
 
     #[test]
     fn messages_are_lines() {
@@ -205,11 +219,17 @@ mod tests {
                 for start in 0..p.batch().len() {
                     for len in [0, 1, size, size + 1, 2 * p.batch().len()] {
                         let chunk = &stream[start..start + len];
-                        assert!(p.matches(start, chunk), "{kind} {size} {start} {len}");
+                        assert!(
+                            p.matches(start as u64, chunk),
+                            "{kind} {size} {start} {len}"
+                        );
                         if len > 0 {
                             let mut bad = chunk.to_vec();
                             bad[len / 2] ^= 1;
-                            assert!(!p.matches(start, &bad), "{kind} {size} {start} {len}");
+                            assert!(
+                                !p.matches(start as u64, &bad),
+                                "{kind} {size} {start} {len}"
+                            );
                         }
                     }
                 }

@@ -1,24 +1,26 @@
 //! What a benchmark measured: latency histograms, message and byte counts,
 //! and errors sorted by kind.
 //!
-//! Each load thread owns a [`Recorder`] and writes to it without locks; the
+//! Each load thread owns a `Recorder` and writes to it without locks; the
 //! recorders are merged into one [`Stats`] per target and round when the
 //! threads finish. Latencies go into an HdrHistogram in nanoseconds with 3
 //! significant figures, recorded as measured: no coordinated-omission
 //! correction is applied here, because the open loop already measures from
-//! each message's *intended* send time (see [`crate::bench::driver`]).
+//! each message's *intended* send time (see the `driver` module).
 //!
 //! Errors are never folded into latency: a message that was not echoed, or
 //! echoed wrong, is counted under its [`ErrorKind`] and contributes no
 //! latency sample.
 
 use std::fmt;
+use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
+use crate::echo::EchoError;
 use crate::transport::Endpoint;
 
 /// Largest latency the histograms track (one hour, in nanoseconds); larger
@@ -42,8 +44,8 @@ pub const PERCENTILES: [(&str, f64); 6] = [
 pub enum ErrorKind {
     /// A connection attempt failed (refused, timed out, no free port...).
     Connect,
-    /// No echo bytes arrived for `--timeout` while some were owed
-    /// (detected within 1.25× that in the closed loop, 2× in the open loop).
+    /// No echo bytes arrived for `--timeout` while some were owed (the
+    /// rule of [`crate::echo::Watchdog`]).
     Timeout,
     /// The connection was reset (or the pipe broke), or the server closed
     /// it while nothing was owed.
@@ -84,6 +86,26 @@ impl ErrorKind {
     /// non-zero exit code), as opposed to a failing connection.
     pub fn is_verification(self) -> bool {
         matches!(self, ErrorKind::Mismatch | ErrorKind::ShortEcho)
+    }
+}
+
+impl From<&EchoError> for ErrorKind {
+    /// The kind an echo failure is counted under.
+    fn from(error: &EchoError) -> Self {
+        match error {
+            EchoError::Connect(_) => ErrorKind::Connect,
+            EchoError::Timeout { .. } => ErrorKind::Timeout,
+            EchoError::Mismatch { .. } | EchoError::Extra { .. } => ErrorKind::Mismatch,
+            EchoError::Short { .. } => ErrorKind::ShortEcho,
+            EchoError::Io { error, .. } => match error.kind() {
+                io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::UnexpectedEof => ErrorKind::Reset,
+                io::ErrorKind::TimedOut => ErrorKind::Timeout,
+                _ => ErrorKind::Other,
+            },
+        }
     }
 }
 
@@ -187,19 +209,19 @@ impl Stats {
 /// while the run goes on. One per thread, written only by that thread (plain
 /// stores, no read-modify-write), so the hot path pays no atomic increment.
 #[derive(Debug, Default)]
-pub struct Live {
+pub(crate) struct Live {
     messages: AtomicU64,
     errors: AtomicU64,
 }
 
 impl Live {
     /// Messages completed so far (warm-up included).
-    pub fn messages(&self) -> u64 {
+    pub(crate) fn messages(&self) -> u64 {
         self.messages.load(Ordering::Relaxed)
     }
 
     /// Errors so far.
-    pub fn errors(&self) -> u64 {
+    pub(crate) fn errors(&self) -> u64 {
         self.errors.load(Ordering::Relaxed)
     }
 }

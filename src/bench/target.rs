@@ -31,7 +31,7 @@ pub const MAX_SOURCE_IPS: usize = 4096;
 /// Which local addresses TCP connections come from (`--source-ips`).
 ///
 /// ```
-/// use ricochet::bench::target::SourceIps;
+/// use ricochet::bench::SourceIps;
 ///
 /// let r: SourceIps = "127.0.0.2-127.0.0.5".parse().unwrap();
 /// assert_eq!(r, SourceIps::List(vec![
@@ -140,7 +140,7 @@ fn describe_ips(ips: &[IpAddr], f: &mut fmt::Formatter<'_>) -> fmt::Result {
 
 /// Where the load threads connect.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Address {
+pub(crate) enum Address {
     /// One resolved TCP address.
     Tcp(SocketAddr),
     /// A Unix socket path.
@@ -149,7 +149,7 @@ pub enum Address {
 
 /// A probed target, ready for many fast connections.
 #[derive(Debug)]
-pub struct Target {
+pub(crate) struct Target {
     /// The endpoint as the user gave it (for reports).
     pub endpoint: Endpoint,
     /// The address the probe reached.
@@ -236,7 +236,7 @@ impl Target {
 }
 
 /// Shows the sources a target uses, e.g. `127.0.0.2-127.0.0.65 (64 addresses)`.
-pub struct SourcesDisplay<'a>(pub &'a [IpAddr]);
+pub(crate) struct SourcesDisplay<'a>(pub &'a [IpAddr]);
 
 impl fmt::Display for SourcesDisplay<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

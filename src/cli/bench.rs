@@ -9,13 +9,15 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use ricochet::bench::merge::merge_logs;
+use ricochet::bench::progress::Silent;
 use ricochet::bench::report::json::JsonMerge;
 use ricochet::bench::report::{format, HdrLog, Json, Report, Svg, Text};
 use ricochet::bench::stats::{percentile_of, PERCENTILES};
-use ricochet::bench::{self, progress, BenchConfig, BenchError, PayloadKind, SourceIps, Workload};
+use ricochet::bench::{self, BenchConfig, PayloadKind, SourceIps, Workload};
 use ricochet::Endpoint;
 
-use super::{exit, parse_duration};
+use super::progress::{Bar, Lines};
+use super::{exit, parse_duration, Error, Result};
 
 /// Options for `ricochet bench`.
 #[derive(Debug, Args)]
@@ -173,89 +175,102 @@ const PROGRESS_LINES_EVERY: Duration = Duration::from_secs(5);
 
 /// Runs the benchmark and prints the results; exit code 6 if any echo was
 /// wrong or short.
-pub fn run(args: BenchArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+pub fn run(args: BenchArgs, quiet: bool) -> Result<ExitCode> {
     if !args.merge.is_empty() {
         return merge(&args.merge, args.json);
     }
     let config = args.config();
     let mut view: Box<dyn bench::Progress> = if quiet {
-        Box::new(progress::Silent)
+        Box::new(Silent)
     } else if std::io::stderr().is_terminal() {
-        Box::new(progress::Bar::new())
+        Box::new(Bar::new())
     } else {
-        Box::new(progress::Lines::new(
-            std::io::stderr(),
-            PROGRESS_LINES_EVERY,
-        ))
+        Box::new(Lines::new(std::io::stderr(), PROGRESS_LINES_EVERY))
     };
-    let results = match bench::run(&config, view.as_mut()) {
-        Ok(r) => r,
-        // Unwrapped so main maps it to its exit code (refused, unknown host...).
-        Err(BenchError::Connect(e)) => return Err(e.into()),
-        Err(e) => return Err(e.into()),
-    };
+    let results = bench::run(&config, view.as_mut())?;
     let stdout_report: &dyn Report = if args.json { &Json } else { &Text };
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(&stdout_report.render(&results)?)?;
-    stdout.flush()?;
+    to_stdout(
+        &stdout_report
+            .render(&results)
+            .context("rendering the results")?,
+    )?;
     if let Some(path) = &args.hdr_log {
-        write_file(path, &HdrLog.render(&results)?)?;
+        write_file(path, &HdrLog.render(&results).context("rendering the log")?)?;
     }
     if let Some(path) = &args.svg {
-        write_file(path, &Svg.render(&results)?)?;
+        write_file(path, &Svg.render(&results).context("rendering the plot")?)?;
     }
     let failed = results.verification_errors();
     if failed > 0 {
-        eprintln!("ricochet: {failed} echoes were wrong or short: verification failed");
+        let _ = writeln!(
+            std::io::stderr(),
+            "ricochet: {failed} echoes were wrong or short: verification failed"
+        );
         return Ok(ExitCode::from(exit::MISMATCH));
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// Writes all of `bytes` to stdout (a closed stdout ends the run quietly).
+fn to_stdout(bytes: &[u8]) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(bytes)
+        .and_then(|()| stdout.flush())
+        .map_err(Error::stdout)
+}
+
 /// `--merge`: adds up the logs' histograms and prints their percentiles.
-fn merge(logs: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
-    let merged = merge_logs(logs)?;
-    let mut out = std::io::stdout().lock();
+fn merge(logs: &[PathBuf], json: bool) -> Result<ExitCode> {
+    let merged = merge_logs(logs).map_err(anyhow::Error::from)?;
+    let mut out = Vec::new();
     if json {
-        serde_json::to_writer_pretty(&mut out, &JsonMerge::new(&merged))?;
-        writeln!(out)?;
+        serde_json::to_writer_pretty(&mut out, &JsonMerge::new(&merged))
+            .context("rendering JSON")?;
+        out.push(b'\n');
     } else {
-        let mut rows: Vec<(&str, &hdrhistogram::Histogram<u64>)> = merged
-            .per_tag
-            .iter()
-            .map(|(t, h)| (t.as_str(), h))
-            .collect();
-        rows.push(("all", &merged.all));
-        write!(out, "{:<32} {:>12}", "tag", "messages")?;
-        for (name, _) in PERCENTILES {
-            write!(out, " {name:>9}")?;
-        }
-        writeln!(out)?;
-        for (tag, h) in rows {
-            write!(
-                out,
-                "{:<32} {:>12}",
-                if tag.is_empty() { "(untagged)" } else { tag },
-                h.len()
-            )?;
-            for (_, p) in PERCENTILES {
-                write!(out, " {:>9}", format::latency(percentile_of(h, p) as f64))?;
-            }
-            writeln!(out)?;
-        }
-        writeln!(
-            out,
-            "{} intervals from {} logs",
-            merged.intervals,
-            logs.len()
-        )?;
+        // Writing to a Vec cannot fail.
+        write_merge_table(&mut out, &merged, logs.len()).expect("in memory");
     }
-    out.flush()?;
+    to_stdout(&out)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    std::fs::write(path, bytes).with_context(|| format!("could not write {}", path.display()))
+fn write_merge_table(
+    out: &mut Vec<u8>,
+    merged: &ricochet::bench::merge::Merged,
+    logs: usize,
+) -> std::io::Result<()> {
+    let mut rows: Vec<(&str, &hdrhistogram::Histogram<u64>)> = merged
+        .per_tag
+        .iter()
+        .map(|(t, h)| (t.as_str(), h))
+        .collect();
+    rows.push(("all", &merged.all));
+    write!(out, "{:<32} {:>12}", "tag", "messages")?;
+    for (name, _) in PERCENTILES {
+        write!(out, " {name:>9}")?;
+    }
+    writeln!(out)?;
+    for (tag, h) in rows {
+        write!(
+            out,
+            "{:<32} {:>12}",
+            if tag.is_empty() { "(untagged)" } else { tag },
+            h.len()
+        )?;
+        for (_, p) in PERCENTILES {
+            write!(out, " {:>9}", format::latency(percentile_of(h, p) as f64))?;
+        }
+        writeln!(out)?;
+    }
+    writeln!(out, "{} intervals from {logs} logs", merged.intervals)
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    std::fs::write(path, bytes)
+        .with_context(|| format!("could not write {}", path.display()))
+        .map_err(Error::from)
 }
 
 /// `1024`, `1K`, `1KiB`, `10k`, `1M`, `1MiB` (all 1024-based).

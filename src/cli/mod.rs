@@ -1,15 +1,26 @@
 //! Command-line definitions (clap derive) and the glue from parsed
 //! arguments to the library. One file per subcommand; `main.rs` only
 //! dispatches. Every option can also be set with a `RICOCHET_*` variable.
+//!
+//! Errors reach `main` as one [`Error`]: the library's errors convert into
+//! it with the exit code their [`Failure`] documents, anything else is
+//! failure 1, and a closed stdout is a normal, silent end (as in ripgrep).
 
 pub mod bench;
+pub mod progress;
 pub mod send;
 pub mod serve;
 
+use std::fmt::Display;
+use std::io;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{ArgAction, Parser, Subcommand};
+use ricochet::bench::BenchError;
+use ricochet::echo::{EchoError, Step};
+use ricochet::failure::Failure;
+use ricochet::transport::{BindError, ConnectError, ParseError};
 
 /// Exit codes, documented in `--help` and the README. 0 is success.
 pub mod exit {
@@ -27,11 +38,119 @@ pub mod exit {
     pub const MISMATCH: u8 = 6;
 }
 
+/// How a subcommand ended other than by returning its exit code.
+#[derive(Debug)]
+pub enum Error {
+    /// Whoever read stdout closed it (`| head`): a normal end, exit 0 and
+    /// nothing on stderr.
+    StdoutClosed,
+    /// A failure to report as one line on stderr, with its exit code.
+    Failed {
+        /// One of [`exit`]'s codes.
+        code: u8,
+        /// What went wrong, with its context.
+        error: anyhow::Error,
+    },
+}
+
+/// What subcommands return.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Exit code `code` with `error`.
+    pub fn new(code: u8, error: impl Into<anyhow::Error>) -> Self {
+        Error::Failed {
+            code,
+            error: error.into(),
+        }
+    }
+
+    /// Adds context in front of the message, keeping the exit code.
+    pub fn context(self, context: impl Display + Send + Sync + 'static) -> Self {
+        match self {
+            Error::Failed { code, error } => Error::Failed {
+                code,
+                error: error.context(context),
+            },
+            closed => closed,
+        }
+    }
+
+    /// An error writing to stdout: a closed pipe ends quietly, anything
+    /// else is failure 1.
+    pub fn stdout(error: io::Error) -> Self {
+        if error.kind() == io::ErrorKind::BrokenPipe {
+            Error::StdoutClosed
+        } else {
+            Error::new(
+                exit::FAILURE,
+                anyhow::Error::new(error).context("writing to stdout"),
+            )
+        }
+    }
+
+    /// A library failure with the code its kind documents.
+    fn classified(failure: Failure, error: impl Into<anyhow::Error>) -> Self {
+        let code = match failure {
+            Failure::Usage => exit::USAGE,
+            Failure::Refused => exit::REFUSED,
+            Failure::UnknownHost => exit::UNKNOWN_HOST,
+            Failure::Timeout => exit::TIMEOUT,
+            Failure::Mismatch => exit::MISMATCH,
+            Failure::Other => exit::FAILURE,
+        };
+        Error::new(code, error)
+    }
+}
+
+impl From<anyhow::Error> for Error {
+    fn from(error: anyhow::Error) -> Self {
+        Error::new(exit::FAILURE, error)
+    }
+}
+
+impl From<EchoError> for Error {
+    fn from(error: EchoError) -> Self {
+        match &error {
+            EchoError::Io {
+                step: Step::WriteOutput,
+                error: e,
+            } if e.kind() == io::ErrorKind::BrokenPipe => Error::StdoutClosed,
+            _ => Error::classified(error.failure(), error),
+        }
+    }
+}
+
+impl From<ConnectError> for Error {
+    fn from(error: ConnectError) -> Self {
+        Error::classified(error.failure(), error)
+    }
+}
+
+impl From<BenchError> for Error {
+    fn from(error: BenchError) -> Self {
+        Error::classified(error.failure(), error)
+    }
+}
+
+impl From<ParseError> for Error {
+    fn from(error: ParseError) -> Self {
+        Error::new(exit::USAGE, error)
+    }
+}
+
+impl From<BindError> for Error {
+    fn from(error: BindError) -> Self {
+        Error::new(exit::FAILURE, error)
+    }
+}
+
 const AFTER_HELP: &str = "\
 Endpoints: tcp://HOST:PORT, HOST:PORT, tcp://[::1]:PORT, unix:/PATH (or /PATH).
 
 Exit codes: 0 ok, 1 failure, 2 bad usage, 3 connection refused,
-            4 unknown host, 5 timeout, 6 echo mismatch.
+            4 unknown host, 5 timeout, 6 echo mismatch. A closed stdout
+            (e.g. `| head`) ends the command quietly, with 0.
 
 Examples:
   ricochet serve                                # tcp://localhost:1234, stream mode
@@ -72,10 +191,10 @@ pub enum Command {
 
 impl Cli {
     /// Runs the chosen subcommand.
-    pub fn run(self) -> anyhow::Result<ExitCode> {
+    pub fn run(self) -> Result<ExitCode> {
         init_logging(self.quiet, self.verbose);
         match self.command {
-            Command::Serve(args) => serve::run(args),
+            Command::Serve(args) => Ok(serve::run(args)?),
             Command::Send(args) => send::run(args),
             Command::Bench(args) => bench::run(args, self.quiet),
         }

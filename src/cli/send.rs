@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use ricochet::client::{pipe, send_message, SendError};
+use ricochet::client::{pipe, send_message};
+use ricochet::echo::{self, EchoError};
 use ricochet::Endpoint;
 
-use super::parse_duration;
+use super::{parse_duration, Error, Result};
 
 /// Options for `ricochet send`.
 #[derive(Debug, Args)]
@@ -40,22 +41,14 @@ pub struct SendArgs {
 }
 
 /// Sends, prints, and reports the outcome as an exit code.
-pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: SendArgs) -> Result<ExitCode> {
     let (endpoint, message) = match args.args.as_slice() {
         [] => (Endpoint::default_serve(), None),
         // An explicit URL alone is an endpoint to pipe stdin to, not a
         // message: nobody means to send the text "tcp://host:7".
-        [e] if e.starts_with("tcp://") || e.starts_with("unix:") => (
-            e.parse::<Endpoint>()
-                .with_context(|| format!("bad endpoint '{e}'"))?,
-            None,
-        ),
+        [e] if e.starts_with("tcp://") || e.starts_with("unix:") => (parse_endpoint(e)?, None),
         [m] => (Endpoint::default_serve(), Some(m.as_str())),
-        [e, m] => (
-            e.parse::<Endpoint>()
-                .with_context(|| format!("bad endpoint '{e}'"))?,
-            Some(m.as_str()),
-        ),
+        [e, m] => (parse_endpoint(e)?, Some(m.as_str())),
         _ => unreachable!("clap limits the count"),
     };
     let message = message.filter(|m| *m != "-");
@@ -64,31 +57,24 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
+    // Connect errors name the endpoint already; the others get it in front.
+    let named = |e: EchoError| match e {
+        EchoError::Connect(_) => Error::from(e),
+        _ => Error::from(e).context(endpoint.to_string()),
+    };
     rt.block_on(async {
         match message {
             Some(message) => {
-                let echo = send_message(&endpoint, message.as_bytes(), timeout).await?;
+                let echo = send_message(&endpoint, message.as_bytes(), timeout)
+                    .await
+                    .map_err(named)?;
                 let mut out = std::io::stdout().lock();
-                writeln!(out, "sent: {message}")?;
-                writeln!(out, "received: {}", String::from_utf8_lossy(&echo))?;
-                out.flush()?;
-                if args.check && echo != message.as_bytes() {
-                    let offset = echo
-                        .iter()
-                        .zip(message.as_bytes())
-                        .position(|(a, b)| a != b)
-                        .unwrap_or(echo.len().min(message.len()));
-                    let err = if echo.len() < message.len() && offset == echo.len() {
-                        SendError::ShortEcho {
-                            received: echo.len() as u64,
-                            expected: message.len() as u64,
-                        }
-                    } else {
-                        SendError::Mismatch {
-                            offset: offset as u64,
-                        }
-                    };
-                    return Err(err.into());
+                writeln!(out, "sent: {message}")
+                    .and_then(|()| writeln!(out, "received: {}", String::from_utf8_lossy(&echo)))
+                    .and_then(|()| out.flush())
+                    .map_err(Error::stdout)?;
+                if args.check {
+                    echo::compare(message.as_bytes(), &echo).map_err(named)?;
                 }
             }
             None => {
@@ -99,9 +85,15 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
                     args.check,
                     timeout,
                 )
-                .await?;
+                .await
+                .map_err(named)?;
             }
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+fn parse_endpoint(s: &str) -> Result<Endpoint> {
+    s.parse::<Endpoint>()
+        .map_err(|e| Error::from(e).context(format!("bad endpoint '{s}'")))
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use tokio::net::{TcpSocket, TcpStream, UnixStream};
 
 use super::{Endpoint, Socket};
+use crate::failure::Failure;
 
 /// Why a connection attempt failed, sorted the way a user acts on it.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +49,19 @@ pub enum ConnectError {
         /// The system error.
         error: io::Error,
     },
+}
+
+impl ConnectError {
+    /// What this failure means to a script: refused, unknown host, timeout
+    /// (any other system error counts as refused: nothing is reachable
+    /// there).
+    pub fn failure(&self) -> Failure {
+        match self {
+            ConnectError::Resolve { .. } => Failure::UnknownHost,
+            ConnectError::Refused { .. } | ConnectError::Io { .. } => Failure::Refused,
+            ConnectError::Timeout { .. } => Failure::Timeout,
+        }
+    }
 }
 
 impl Endpoint {

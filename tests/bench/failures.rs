@@ -6,9 +6,7 @@ use std::time::Duration;
 use crate::common::*;
 use crate::{config, corrupting_server, resetting_server, run, stalling_server};
 use ricochet::bench::report::{Report, Text};
-use ricochet::bench::{
-    self, progress::Silent, BenchConfig, BenchError, ErrorKind, NotEcho, Workload,
-};
+use ricochet::bench::{self, progress::Silent, BenchConfig, BenchError, ErrorKind, Workload};
 use ricochet::{Endpoint, Mode, OnceEcho};
 
 #[test]
@@ -36,7 +34,7 @@ fn a_server_that_corrupts_everything_is_named_not_an_echo_server() {
         matches!(
             err,
             BenchError::NotEcho {
-                reason: NotEcho::Differs { offset: 0, .. },
+                reason: ricochet::echo::EchoError::Mismatch { offset: 0, .. },
                 ..
             }
         ),

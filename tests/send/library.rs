@@ -9,7 +9,10 @@ use crate::stdout_of;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn library_send_message_and_pipe() {
-    use ricochet::client::{pipe, send_message, SendError};
+    use ricochet::{
+        client::{pipe, send_message},
+        echo::EchoError,
+    };
     use ricochet::{Endpoint, Listener, Mode, Server, StreamEcho};
 
     let std_listener = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -47,7 +50,7 @@ async fn library_send_message_and_pipe() {
     assert!(
         matches!(
             err,
-            SendError::Connect(ricochet::transport::ConnectError::Refused { .. })
+            EchoError::Connect(ricochet::transport::ConnectError::Refused { .. })
         ),
         "{err:?}"
     );

@@ -103,3 +103,11 @@ pub fn size(bytes: usize) -> String {
         b => format!("{b} B"),
     }
 }
+
+/// `A`, `B`, ... `Z`, then `T27`...: how reports name compared targets.
+pub fn target_letter(index: usize) -> String {
+    match u8::try_from(index) {
+        Ok(i) if i < 26 => char::from(b'A' + i).to_string(),
+        _ => format!("T{}", index + 1),
+    }
+}

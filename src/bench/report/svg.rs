@@ -5,7 +5,7 @@
 use hdrhistogram::Histogram;
 use plotters::prelude::*;
 
-use crate::bench::progress::target_letter;
+use crate::bench::report::format::target_letter;
 use crate::bench::report::{Report, ReportError};
 use crate::bench::BenchResults;
 

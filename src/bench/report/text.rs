@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use crate::bench::compare::{Comparison, Estimate};
-use crate::bench::progress::target_letter;
+use crate::bench::report::format::target_letter;
 use crate::bench::report::format::{bytes_per_sec, count, counted, latency, si, size};
 use crate::bench::report::{Report, ReportError};
 use crate::bench::stats::{per_sec, ErrorKind, TargetResult, PERCENTILES};

@@ -1,0 +1,161 @@
+//! The one echo exchange (`ricochet::echo`) against servers that echo
+//! faithfully, corrupt, cut short, pad, or stall; and `bench::run`, which
+//! blocks, refusing to run inside an async runtime.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener};
+use std::time::{Duration, Instant};
+
+use ricochet::bench::{self, progress::Silent, BenchConfig, BenchError};
+use ricochet::echo::{self, EchoError};
+use ricochet::Endpoint;
+
+/// A one-connection server: reads `n` bytes, answers `reply(bytes)`, then
+/// keeps the connection open and silent for a second before closing.
+fn answer(n: usize, reply: fn(Vec<u8>) -> Vec<u8>) -> Endpoint {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endpoint = Endpoint::from(listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().expect("accept");
+        let mut got = vec![0; n];
+        conn.read_exact(&mut got).expect("read");
+        conn.write_all(&reply(got)).expect("reply");
+        std::thread::sleep(Duration::from_secs(1));
+        let _ = conn.shutdown(Shutdown::Both);
+    });
+    endpoint
+}
+
+async fn exchange(endpoint: &Endpoint, message: &[u8], timeout: u64) -> Result<(), EchoError> {
+    let timeout = Some(Duration::from_millis(timeout));
+    let mut stream = endpoint.connect(timeout).await?;
+    echo::exchange(&mut stream, message, timeout).await
+}
+
+#[tokio::test]
+async fn a_faithful_echo_passes() {
+    let endpoint = answer(11, |b| b);
+    exchange(&endpoint, b"hello world", 2000)
+        .await
+        .expect("faithful echo");
+}
+
+#[tokio::test]
+async fn a_wrong_byte_is_named_at_once_with_what_differs() {
+    let endpoint = answer(11, |mut b| {
+        b[6] = b'W';
+        b
+    });
+    let start = Instant::now();
+    let err = exchange(&endpoint, b"hello world", 5000).await.unwrap_err();
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "waited for the timeout"
+    );
+    assert!(
+        matches!(err, EchoError::Mismatch { offset: 6, .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        r#"the echo differs from what was sent at byte 6: sent "world", got "World""#
+    );
+    assert_eq!(err.failure(), ricochet::failure::Failure::Mismatch);
+}
+
+#[tokio::test]
+async fn surplus_bytes_are_an_error() {
+    let endpoint = answer(5, |mut b| {
+        b.extend_from_slice(b"!!");
+        b
+    });
+    let err = exchange(&endpoint, b"hello", 2000).await.unwrap_err();
+    assert!(matches!(err, EchoError::Extra { extra: 2 }), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_stalled_echo_times_out_with_what_arrived() {
+    let endpoint = answer(5, |b| b[..2].to_vec());
+    let start = Instant::now();
+    let err = exchange(&endpoint, b"hello", 200).await.unwrap_err();
+    let took = start.elapsed();
+    assert!(
+        matches!(
+            err,
+            EchoError::Timeout {
+                received: 2,
+                expected: 5,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(took >= Duration::from_millis(200), "{took:?}");
+    assert!(took < Duration::from_millis(900), "{took:?}");
+    assert_eq!(err.failure(), ricochet::failure::Failure::Timeout);
+}
+
+#[tokio::test]
+async fn collect_returns_a_short_echo_for_the_caller_to_judge() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endpoint = Endpoint::from(listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().expect("accept");
+        let mut got = Vec::new();
+        conn.read_to_end(&mut got).expect("read to the half-close");
+        conn.write_all(&got[..4]).expect("reply");
+    });
+    let echo = ricochet::client::send_message(&endpoint, b"hello world", None)
+        .await
+        .expect("collect");
+    assert_eq!(echo, b"hell");
+    assert!(matches!(
+        echo::compare(b"hello world", &echo),
+        Err(EchoError::Short {
+            received: 4,
+            expected: 11
+        })
+    ));
+}
+
+#[tokio::test]
+async fn bench_run_inside_a_runtime_is_an_error_not_a_panic() {
+    let config = BenchConfig {
+        targets: vec![Endpoint::tcp("127.0.0.1", 9)],
+        ..BenchConfig::default()
+    };
+    let err = bench::run(&config, &mut Silent).unwrap_err();
+    assert!(matches!(err, BenchError::InsideRuntime), "{err:?}");
+    assert!(err.to_string().contains("spawn_blocking"), "{err}");
+}
+
+#[tokio::test]
+async fn pipe_times_out_on_a_silent_server_while_the_input_stays_open() {
+    use tokio::io::AsyncWriteExt;
+    // Accepts (through the backlog) and never answers.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endpoint = Endpoint::from(listener.local_addr().expect("addr"));
+    // An interactive stdin: one line typed, then nothing, never EOF.
+    let (mut keyboard, input) = tokio::io::duplex(64);
+    keyboard.write_all(b"hello").await.expect("type");
+    let start = Instant::now();
+    let timeout = Some(Duration::from_millis(300));
+    let err = ricochet::client::pipe(&endpoint, input, tokio::io::sink(), true, timeout)
+        .await
+        .unwrap_err();
+    let took = start.elapsed();
+    assert!(
+        matches!(
+            err,
+            EchoError::Timeout {
+                received: 0,
+                expected: 5,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(took >= Duration::from_millis(300), "{took:?}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    drop((keyboard, listener));
+}

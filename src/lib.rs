@@ -58,6 +58,7 @@ pub mod handler;
 mod link;
 pub mod server;
 pub mod transport;
+pub mod units;
 
 pub use config::{ListenerConfig, ServeConfig};
 pub use connection::Connection;

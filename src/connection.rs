@@ -1,7 +1,7 @@
 //! One client connection as a handler sees it: the tutorial's stream API.
 //!
 //! [`Connection`] offers `read(n)`, `readline()`, `write_all()` and `drain()`
-//! over a [`Link`] (the socket plus the pipeline's layers, which also count
+//! over a `Link` (the socket plus the pipeline's layers, which also count
 //! bytes and enforce the idle timeout). It holds no buffer of its own until
 //! `readline` needs one, so idle connections stay small.
 

@@ -41,8 +41,17 @@
 //! - [`handler`]: the `Handler` trait and the `stream`, `once` and `line`
 //!   echo modes.
 //! - `buffer` (private): read buffers lent per thread, capped process-wide.
-//! - [`client`]: the `send` side.
-//! - [`bench`]: the load generator.
+//! - [`echo`]: the one echo exchange — send, read back, compare, with one
+//!   error type and one stall watchdog — used by `send` and the bench.
+//! - [`client`]: the `send` side (a message, or a pipe).
+//! - [`failure`]: what a failure means to a script (its exit code).
+//! - [`units`]: durations, sizes and rates as people type them, range-checked.
+//! - [`mod@bench`] (feature `bench`): the load generator; its reports are one
+//!   file per format under `bench::report`.
+//!
+//! The `ricochet` binary (feature `cli`) is `main.rs` plus `cli/`: clap
+//! definitions, logging and progress bars, none of which the library needs.
+//! A server-only embedder uses `default-features = false`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

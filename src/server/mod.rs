@@ -3,15 +3,15 @@
 //!
 //! Two entries, one machinery:
 //! - [`run`] takes a whole [`ServeConfig`] and owns everything a deployed
-//!   server decides: the runtime flavour and sharding ([`shard`]: one
+//!   server decides: the runtime flavour and sharding (`shard`: one
 //!   single-threaded runtime per core, or tokio's work-stealing one), a
 //!   handler per listener, the startup order (every listener of every shard
 //!   accepts before anyone is told "ready"), and shutdown. It blocks.
 //! - [`Server`] is the tutorial's `start_server` for embedders: listeners
 //!   plus one [`Handler`], served on the caller's runtime.
 //!
-//! Both start the same accept loops ([`accept`]) and connection pipeline
-//! ([`conn`]), and stop the same way: when the shutdown future resolves,
+//! Both start the same accept loops (`accept`) and connection pipeline
+//! (`conn`), and stop the same way: when the shutdown future resolves,
 //! stop accepting (dropping listeners removes our Unix socket files), let
 //! in-flight connections finish for the grace period, then cut the rest.
 

@@ -165,6 +165,12 @@ impl fmt::Display for Endpoint {
                 write!(f, "tcp://[{host}]:{port}")
             }
             Endpoint::Tcp { host, port } => write!(f, "tcp://{host}:{port}"),
+            // `unix://x` parses as `x` (the URL form `unix:///p` names
+            // `/p`), so a path that itself starts with `//` keeps its
+            // slashes behind an explicit `//`.
+            Endpoint::Unix(path) if path.as_os_str().as_encoded_bytes().starts_with(b"//") => {
+                write!(f, "unix://{}", path.display())
+            }
             Endpoint::Unix(path) => write!(f, "unix:{}", path.display()),
         }
     }
@@ -303,6 +309,11 @@ mod tests {
         assert_eq!(ok("unix:///run/e.sock"), Endpoint::unix("/run/e.sock"));
         assert_eq!(ok("/run/e.sock"), Endpoint::unix("/run/e.sock"));
         assert_eq!(ok("tcp://h:1/"), Endpoint::tcp("h", 1));
+        // Found by fuzzing: a path starting with `//` survives a round trip.
+        for path in ["//a", "//", "////x"] {
+            let e = Endpoint::unix(path);
+            assert_eq!(ok(&e.to_string()), e, "{path}");
+        }
     }
 
     #[test]

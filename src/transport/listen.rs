@@ -32,7 +32,7 @@ pub struct BindOptions {
     /// Permissions for Unix socket files (e.g. `0o660`); `None` keeps the
     /// umask's choice.
     pub unix_mode: Option<u32>,
-    /// Set `SO_REUSEPORT` on TCP listeners, so [`Listener::sibling`] can
+    /// Set `SO_REUSEPORT` on TCP listeners, so sharded servers can
     /// open more sockets on the same port for the kernel to balance across.
     pub reuse_port: bool,
 }

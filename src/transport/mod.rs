@@ -1,15 +1,15 @@
 //! The transport layer: every way bytes get to and from ricochet.
 //!
 //! One place for addresses ([`Endpoint`]), listening ([`Listener`], with
-//! Unix socket files in [`unix`]), connecting ([`connect`]) and the
+//! Unix socket files in `unix`), connecting ([`Endpoint::connect`]) and the
 //! connected socket itself ([`Socket`]). Today that is TCP and Unix stream
 //! sockets; UDP (a datagram listener beside [`Listener`]), TLS and
-//! WebSocket (layers over a [`Socket`], see [`crate::link`]) join here as
+//! WebSocket (layers over a [`Socket`], see the crate's `link` module) join here as
 //! new variants, not new code paths elsewhere. A listening socket handed
 //! over by a supervisor (systemd socket activation) enters through
 //! [`Listener::adopt_tcp`] / [`Listener::adopt_unix`].
 
-pub mod connect;
+pub(crate) mod connect;
 mod endpoint;
 mod listen;
 mod socket;

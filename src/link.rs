@@ -40,6 +40,9 @@ pub struct Link {
     idle: Option<Pin<Box<IdleTimer>>>,
     bytes_in: u64,
     bytes_out: u64,
+    /// Reads and writes that moved bytes, for tests that count system calls.
+    #[cfg(test)]
+    pub(crate) calls: (u64, u64),
 }
 
 struct Replay {
@@ -57,6 +60,8 @@ impl Link {
             idle: idle_timeout.map(|limit| Box::pin(IdleTimer::new(limit))),
             bytes_in: 0,
             bytes_out: 0,
+            #[cfg(test)]
+            calls: (0, 0),
         }
     }
 
@@ -198,6 +203,10 @@ impl AsyncRead for Link {
                 if n > 0 {
                     this.bytes_in += n as u64;
                     this.progress();
+                    #[cfg(test)]
+                    {
+                        this.calls.0 += 1;
+                    }
                 }
                 Poll::Ready(Ok(()))
             }
@@ -218,6 +227,10 @@ impl Link {
                 self.bytes_out += n as u64;
                 if n > 0 {
                     self.progress();
+                    #[cfg(test)]
+                    {
+                        self.calls.1 += 1;
+                    }
                 }
                 Poll::Ready(Ok(n))
             }

@@ -148,4 +148,35 @@ mod tests {
         assert_eq!(scanned(b"ab\nabcde\nab\n", 0), (3, true));
         assert_eq!(scanned(b"ab\nabcde", 0), (3, true));
     }
+
+    /// All complete lines of one read go back in one write: a megabyte of
+    /// bare newlines costs a write per read, not one per line (it cost
+    /// 1,048,576 `sendto`s and 2.3 s of CPU).
+    #[tokio::test]
+    async fn many_lines_of_one_read_cost_one_write() {
+        use crate::transport::{Peer, Socket};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let (server, client) = tokio::net::UnixStream::pair().unwrap();
+        let mut conn = Connection::new(Socket::Unix(server), Peer::Unix(None), None);
+        let (mut rd, mut wr) = client.into_split();
+        let input = vec![b'\n'; 1 << 20];
+        let writer = tokio::spawn(async move {
+            wr.write_all(&input).await.unwrap();
+            wr.shutdown().await.unwrap();
+        });
+        let reader = tokio::spawn(async move {
+            let mut echo = Vec::new();
+            rd.read_to_end(&mut echo).await.unwrap();
+            echo
+        });
+        LineEcho::default().handle(&mut conn).await.unwrap();
+        writer.await.unwrap();
+        let echo = reader.await.unwrap();
+        assert_eq!(echo.len(), 1 << 20);
+        assert!(echo.iter().all(|&b| b == b'\n'));
+        let (reads, writes) = conn.link().calls;
+        assert!(writes <= reads, "{writes} writes for {reads} reads");
+        assert!(writes < 1000, "{writes} writes for 1 MiB of newlines");
+    }
 }

@@ -109,16 +109,6 @@ impl ChildGuard {
             .unwrap_or_else(|| panic!("no {field} in /proc/{}/status", self.pid()))
     }
 
-    /// A field of /proc/PID/io, e.g. "syscw" (write-type system calls made).
-    pub fn proc_io(&self, field: &str) -> u64 {
-        let io =
-            std::fs::read_to_string(format!("/proc/{}/io", self.pid())).expect("read /proc/PID/io");
-        io.lines()
-            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {field} in /proc/{}/io", self.pid()))
-    }
-
     /// CPU time used so far (user + system), in clock ticks.
     pub fn cpu_ticks(&self) -> u64 {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))

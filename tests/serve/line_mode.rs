@@ -98,35 +98,6 @@ async fn line_mode_default_limit_is_64_kib() {
     );
 }
 
-/// All complete lines of one read go back in one write: a megabyte of bare
-/// newlines must not cost a write per line (it cost 1,048,576 `sendto`s).
-#[tokio::test]
-async fn line_mode_echoes_many_lines_with_few_writes() {
-    let (_dir, _path, unix) = unix_endpoint("newlines.sock");
-    let server = ServerProc::ricochet(&every_transport(&unix), &["--mode", "line", "-q"]);
-    for ep in &server.endpoints {
-        let before = server.proc.proc_io("syscw");
-        let conn = must_connect(ep).await;
-        let (mut rd, mut wr) = tokio::io::split(conn);
-        let input = vec![b'\n'; 1 << 20];
-        let writer = tokio::spawn(async move {
-            wr.write_all(&input).await.expect("write");
-            wr.shutdown().await.expect("half-close");
-        });
-        let echo = read_to_eof(&mut rd, WAIT).await;
-        writer.await.expect("writer");
-        assert_eq!(echo.len(), 1 << 20, "{ep}");
-        assert!(echo.iter().all(|&b| b == b'\n'), "{ep}");
-        let writes = server.proc.proc_io("syscw") - before;
-        // One write per read, and reads are up to 256 KiB: a few hundred
-        // writes at the very most, never one per line.
-        assert!(
-            writes < 5_000,
-            "{ep}: {writes} writes for 1 MiB of newlines"
-        );
-    }
-}
-
 /// An idle line-mode connection holds no line buffer: 500 of them, with the
 /// largest line limit, cost well under 8 MiB (they cost 268 KB each when the
 /// buffer was sized to the limit up front).

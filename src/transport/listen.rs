@@ -439,3 +439,50 @@ fn bind_tcp_socket(
     })?;
     Ok(socket)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// A listener handed over as a descriptor (socket activation, or a test
+    /// binding port 0) gets siblings that share its socket: another
+    /// runtime accepts on the very same port, and nothing re-binds.
+    #[test]
+    fn an_adopted_listener_shares_its_socket_with_siblings() {
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = std_listener.local_addr().unwrap();
+        let rt = || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+        };
+        let (first, sibling) = rt().block_on(async {
+            let l = Listener::adopt_tcp(std_listener).unwrap();
+            let sibling = l.sibling(&BindOptions::default()).unwrap();
+            (l.detach().unwrap(), sibling)
+        });
+        assert!(matches!(
+            sibling,
+            DetachedListener::Tcp {
+                reuse_port: false,
+                ..
+            }
+        ));
+        drop(first);
+        // Only the sibling is left, on another runtime: it still accepts.
+        rt().block_on(async {
+            let l = sibling.attach().unwrap();
+            assert_eq!(l.local_endpoint().unwrap(), Endpoint::from(addr));
+            let client = tokio::net::TcpStream::connect(addr);
+            let (accepted, client) = tokio::time::timeout(Duration::from_secs(10), async {
+                tokio::join!(l.accept(), client)
+            })
+            .await
+            .expect("accepted in time");
+            let (_, peer) = accepted.unwrap();
+            assert_eq!(peer, Peer::Tcp(client.unwrap().local_addr().unwrap()));
+        });
+    }
+}

@@ -105,9 +105,10 @@ async fn collect_returns_a_short_echo_for_the_caller_to_judge() {
         conn.read_to_end(&mut got).expect("read to the half-close");
         conn.write_all(&got[..4]).expect("reply");
     });
-    let echo = ricochet::client::send_message(&endpoint, b"hello world", None)
-        .await
-        .expect("collect");
+    let echo =
+        ricochet::client::send_message(&endpoint, b"hello world", None, echo::AfterEcho::Stop)
+            .await
+            .expect("collect");
     assert_eq!(echo, b"hell");
     assert!(matches!(
         echo::compare(b"hello world", &echo),

@@ -5,7 +5,9 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod arguments;
 mod check;
+mod environment;
 mod exchange;
 mod failures;
 mod library;

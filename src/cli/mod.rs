@@ -260,6 +260,14 @@ fn init_logging(quiet: bool, verbose: u8) {
     }
 }
 
+/// Warns when `old`, a variable every subcommand once shared, is set but
+/// this subcommand's own `new` is not: the setting is not silently lost.
+pub fn warn_renamed(old: &str, new: &str) {
+    if std::env::var_os(old).is_some() && std::env::var_os(new).is_none() {
+        tracing::warn!("{old} is ignored here: this command reads {new}");
+    }
+}
+
 /// A `clap` value parser for a [`units::parse_duration`] within `range`.
 pub fn duration_in(
     range: RangeInclusive<Duration>,

@@ -61,6 +61,7 @@ pub struct SendArgs {
 
 /// Sends, prints, and reports the outcome as an exit code.
 pub fn run(args: SendArgs) -> Result<ExitCode> {
+    super::warn_renamed("RICOCHET_TIMEOUT", "RICOCHET_SEND_TIMEOUT");
     let (endpoint, message) = split_args(&args.args)?;
     let message = message.filter(|m| m != "-");
     let timeout = args.timeout.0;

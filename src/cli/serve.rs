@@ -186,6 +186,7 @@ impl ServeArgs {
 
 /// Runs the server until SIGINT/SIGTERM; a second signal exits at once.
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    super::warn_renamed("RICOCHET_THREADS", "RICOCHET_SERVE_THREADS");
     let mut config = match args.config() {
         Ok(config) => config,
         Err(why) => {

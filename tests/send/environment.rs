@@ -92,3 +92,20 @@ fn a_bad_log_filter_is_reported_then_the_default_used() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_old_shared_timeout_variable_is_named_not_silently_ignored() {
+    let server = ServerProc::ricochet(&["tcp://127.0.0.1:0"], &[]);
+    let out = ricochet()
+        .env("RICOCHET_TIMEOUT", "1s")
+        .args(["send", server.endpoint(), "hi"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr
+            .contains("RICOCHET_TIMEOUT is ignored here: this command reads RICOCHET_SEND_TIMEOUT"),
+        "{stderr}"
+    );
+}

@@ -64,6 +64,11 @@ pub fn run(args: SendArgs) -> Result<ExitCode> {
     super::warn_renamed("RICOCHET_TIMEOUT", "RICOCHET_SEND_TIMEOUT");
     let (endpoint, message) = split_args(&args.args)?;
     let message = message.filter(|m| m != "-");
+    if message.is_none() && std::io::stdin().is_terminal() {
+        note_on_stderr(&format!(
+            "reading what to send to {endpoint} from the terminal; end it with Ctrl-D"
+        ));
+    }
     let timeout = args.timeout.0;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -132,17 +137,13 @@ pub fn run(args: SendArgs) -> Result<ExitCode> {
 fn split_args(args: &[String]) -> Result<(Endpoint, Option<String>)> {
     match args {
         [] => Ok((Endpoint::default_serve(), None)),
-        [lone] => Ok(match lone_argument(lone) {
+        [lone] => Ok(match lone_argument(lone)? {
             Lone::Endpoint(endpoint, note) => {
                 if let Some(note) = note {
                     note_on_stderr(&format!(
                         "'{lone}' taken as the endpoint {endpoint}, piping stdin to it{note}; \
                          to send it as a message: ricochet send {} '{lone}'",
                         Endpoint::default_serve()
-                    ));
-                } else if std::io::stdin().is_terminal() {
-                    note_on_stderr(&format!(
-                        "reading the message from the terminal for {endpoint}; end it with Ctrl-D"
                     ));
                 }
                 (endpoint, None)
@@ -176,43 +177,41 @@ enum Lone {
     Message(Option<String>),
 }
 
-fn lone_argument(arg: &str) -> Lone {
-    // An explicit URL: nobody means to send the text "tcp://host:7".
+fn lone_argument(arg: &str) -> Result<Lone> {
+    // An explicit URL: nobody means to send the text "tcp://host:7", so
+    // one that does not parse is a bad endpoint, not a message.
     if arg.starts_with("tcp://") || arg.starts_with("unix:") {
-        if let Ok(endpoint) = arg.parse() {
-            return Lone::Endpoint(endpoint, None);
-        }
-        return Lone::Message(None);
+        return Ok(Lone::Endpoint(parse_endpoint(arg)?, None));
     }
     if arg.starts_with('/') || arg.starts_with("./") {
         use std::os::unix::fs::FileTypeExt;
         let is_socket = std::fs::metadata(arg).is_ok_and(|m| m.file_type().is_socket());
-        return if is_socket {
+        return Ok(if is_socket {
             Lone::Endpoint(Endpoint::unix(arg), None)
         } else {
             Lone::Message(Some(format!(
                 " (no socket file there; for the socket write unix:{arg})"
             )))
-        };
+        });
     }
     if arg.chars().any(char::is_whitespace) {
-        return Lone::Message(None);
+        return Ok(Lone::Message(None));
     }
-    match arg.parse::<Endpoint>() {
+    Ok(match arg.parse::<Endpoint>() {
         Ok(endpoint @ Endpoint::Tcp { .. }) => {
-            let Endpoint::Tcp { host, .. } = &endpoint else {
-                unreachable!()
-            };
             // An IP literal or localhost is surely an address; a name might
-            // be a word ("note:5"), so say how it was read.
-            if host.parse::<IpAddr>().is_ok() || host == "localhost" {
-                Lone::Endpoint(endpoint, None)
-            } else {
-                Lone::Endpoint(endpoint, Some(" (HOST:PORT)"))
-            }
+            // be a word ("ratio:3"), so the note says how it was read.
+            let surely = matches!(&endpoint, Endpoint::Tcp { host, .. }
+                if host.parse::<IpAddr>().is_ok() || host == "localhost");
+            Lone::Endpoint(endpoint, (!surely).then_some(" (it reads as HOST:PORT)"))
         }
         _ => Lone::Message(None),
-    }
+    })
+}
+
+fn parse_endpoint(s: &str) -> Result<Endpoint> {
+    s.parse::<Endpoint>()
+        .map_err(|e| Error::from(e).context(format!("bad endpoint '{s}'")))
 }
 
 fn note_on_stderr(note: &str) {

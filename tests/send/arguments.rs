@@ -49,6 +49,17 @@ fn how_an_ambiguous_lone_argument_was_taken_is_said_on_stderr() {
             && stderr.contains(&format!("unix:{absent}")),
         "{out:?}"
     );
+    // A lone URL that does not parse is a bad endpoint, not a message.
+    let out = ricochet()
+        .args(["send", "tcp://localhost"])
+        .write_stdin("x")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_one_error_line(
+        &out.stderr,
+        &["bad endpoint 'tcp://localhost'", "missing port"],
+    );
     // A host name with a port is the endpoint, and the note says how to
     // send it as text.
     let out = ricochet()

@@ -426,9 +426,10 @@ pub enum AfterEcho {
     Stop,
     /// Keep reading until the server closes, so that bytes it sends *after*
     /// the echo are seen too (RFC 862 servers close once the client has
-    /// half-closed and everything is echoed). A server that stays open but
-    /// sends nothing for the timeout ends the wait without an error; with
-    /// no timeout, only the close does.
+    /// half-closed and everything is echoed). The first surplus bytes end
+    /// the wait (the echo is too long whatever follows), and so does a
+    /// server that stays open but sends nothing for the timeout, without
+    /// an error; with no timeout, only the close or surplus bytes do.
     UntilClose,
 }
 
@@ -519,19 +520,19 @@ where
             }
         }
         if let Some((echo, AfterEcho::UntilClose)) = collected {
-            // Nothing is owed now: silence for the timeout ends the wait
-            // quietly; only the close or surplus bytes say more.
-            loop {
-                let n = tokio::select! {
+            // Nothing is owed now: the close, or silence for the timeout,
+            // ends the wait quietly. The first surplus bytes end it too:
+            // the echo is too long whatever follows, and a server that
+            // never stops sending must not hold the client or its memory.
+            if expect.received() as usize == echo.len() {
+                tokio::select! {
                     biased;
-                    n = rd.read(&mut buf) => n.map_err(EchoError::io(Step::Receive))?,
-                    () = watchdog.expired() => break,
-                };
-                if n == 0 {
-                    break;
+                    n = rd.read(&mut buf) => {
+                        let n = n.map_err(EchoError::io(Step::Receive))?;
+                        echo.extend_from_slice(&buf[..n]);
+                    }
+                    () = watchdog.expired() => {}
                 }
-                watchdog.progress(Instant::now());
-                echo.extend_from_slice(&buf[..n]);
             }
         }
         Ok(())

@@ -98,17 +98,18 @@ fn pipe_with_stdin_held_open(endpoint: &str, input: Vec<u8>) -> (Option<i32>, St
         .expect("spawn ricochet");
     let mut stdin = child.stdin.take().expect("stdin");
     let mut child = ChildGuard::new(child);
-    // Writes, then holds stdin open until the test is done with it.
+    // Writes, then holds stdin open until the wait below is over (the
+    // sender is dropped at the latest when this function returns).
     let (done, held) = std::sync::mpsc::channel::<()>();
     let feeder = std::thread::spawn(move || {
         let _ = stdin.write_all(&input); // fails once ricochet has exited
-        let _ = held.recv_timeout(WAIT);
+        let _ = held.recv();
         drop(stdin);
     });
     let status = child.wait_exit(WAIT);
     child.kill(); // if still running
     let stderr = std::fs::read_to_string(stderr_file.path()).expect("read stderr");
-    done.send(()).expect("feeder");
+    drop(done);
     feeder.join().expect("feeder");
     let status = status.unwrap_or_else(|| {
         panic!("send still running {WAIT:?} after a 1s --timeout, stdin open; stderr: {stderr}")

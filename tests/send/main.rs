@@ -1,6 +1,7 @@
 //! `ricochet send` against real servers: the tutorial's message exchange,
-//! the binary-safe stdin pipe, `--check`, and one documented exit code and
-//! one clear stderr line for every way it can fail.
+//! the binary-safe stdin pipe, `--check`, which argument is which, the
+//! environment, and one documented exit code and one clear stderr line for
+//! every way it can fail.
 
 #[path = "../common/mod.rs"]
 mod common;

@@ -19,7 +19,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 
 use crate::connection::Connection;
-use crate::echo::{self, EchoError, Expect, Sent, Step, Watchdog};
+use crate::echo::{self, AfterEcho, EchoError, Expect, Sent, Step, Watchdog};
 use crate::transport::{ConnectError, Endpoint};
 
 /// Chunk size for [`pipe`].
@@ -36,16 +36,19 @@ pub async fn open_connection(endpoint: &Endpoint) -> Result<Connection, ConnectE
 }
 
 /// Sends `message` and returns the echo: reading stops once the echo is as
-/// long as the message, or at end of stream (a shorter echo is returned as
-/// is; judge it with [`echo::compare`]). `timeout` bounds the connect and
-/// each stall of the echo.
+/// long as the message (or, with [`AfterEcho::UntilClose`], once the server
+/// closes, so surplus bytes sent after the echo are returned too), or at
+/// end of stream. A shorter or longer echo is returned as is; judge it with
+/// [`echo::compare`]. `timeout` bounds the connect and each stall of the
+/// echo.
 pub async fn send_message(
     endpoint: &Endpoint,
     message: &[u8],
     timeout: Option<Duration>,
+    after: AfterEcho,
 ) -> Result<Vec<u8>, EchoError> {
     let mut stream = endpoint.connect(timeout).await?;
-    echo::collect(&mut stream, message, timeout).await
+    echo::collect(&mut stream, message, timeout, after).await
 }
 
 /// What [`pipe`] moved.
@@ -69,10 +72,14 @@ struct Uploaded {
 
 /// Streams `input` to the server and the echo to `output`, half-closing at
 /// the end of input and finishing when the echo is complete (as long as the
-/// input, or the server closed). With `check`, every echoed byte is compared
-/// with what was sent and a difference is an error. `timeout` bounds the
-/// connect and each stall of the echo while bytes are owed (an idle
-/// interactive stdin is not the server's fault).
+/// input, or the server closed). A server that closes before echoing
+/// everything fails with [`EchoError::Short`]. With `check`, every echoed
+/// byte is compared with what was sent and a difference is an error, and
+/// once the echo is complete the pipe waits for the server to close (see
+/// [`AfterEcho::UntilClose`]), so surplus bytes sent after the echo fail
+/// with [`EchoError::Extra`] too. `timeout` bounds the connect and each
+/// stall of the echo while bytes are owed (an idle interactive stdin is not
+/// the server's fault).
 ///
 /// A failure of the echo side (a wrong byte, a closed output) ends the pipe
 /// at once; a failure of the input side is reported once the echo of what
@@ -135,12 +142,23 @@ where
             expect.sent(u.bytes - expect.expected());
             u.finished
         };
-        while !(finished && expect.is_complete()) {
+        // With `check`, a complete echo is not the end: the server may
+        // still send surplus bytes, so the pipe waits for it to close.
+        let after = if check {
+            AfterEcho::UntilClose
+        } else {
+            AfterEcho::Stop
+        };
+        while !(finished && expect.is_complete() && after == AfterEcho::Stop) {
             let owed = !expect.is_complete();
+            let lingering = finished && !owed;
             let n = tokio::select! {
                 biased;
                 n = rd.read(&mut buf) => n.map_err(EchoError::io(Step::Receive))?,
-                () = watchdog.expired(), if owed => {
+                () = watchdog.expired(), if owed || lingering => {
+                    if lingering {
+                        break; // open but silent after a complete echo
+                    }
                     return Err(expect.timed_out(timeout.unwrap_or_default()));
                 }
                 changed = uploaded.changed(), if !finished => {
@@ -148,6 +166,10 @@ where
                     // A dropped sender: the upload failed; its error is
                     // reported once this side is done.
                     finished = catch_up(&mut expect, &mut watchdog, u) || changed.is_err();
+                    if finished && expect.is_complete() {
+                        // The wait for surplus bytes starts now.
+                        watchdog.progress(Instant::now());
+                    }
                     continue;
                 }
             };
@@ -174,7 +196,9 @@ where
             .flush()
             .await
             .map_err(EchoError::io(Step::WriteOutput))?;
-        if check {
+        // Short is a failure with or without `check` (unchecked bytes may
+        // outnumber the sent ones, which is not short).
+        if expect.received() < expect.expected() {
             expect.finish()?;
         }
         Ok(expect)

@@ -71,7 +71,7 @@ pub enum EchoError {
         got: Snippet,
     },
     /// The peer closed the connection before echoing everything.
-    #[error("short echo: the server closed after {received} of {expected} bytes")]
+    #[error("{}", Short(*.received, *.expected))]
     Short {
         /// Echo bytes received.
         received: u64,
@@ -121,6 +121,24 @@ impl fmt::Display for Received {
         match self {
             Received(0, expected) => write!(f, "no reply to a {expected}-byte message"),
             Received(received, expected) => write!(f, "received {received} of {expected} bytes"),
+        }
+    }
+}
+
+/// `short echo: …` / `empty echo: …`.
+struct Short(u64, u64);
+
+impl fmt::Display for Short {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Short(0, expected) => write!(
+                f,
+                "empty echo: the server closed without echoing any of the {expected} bytes sent"
+            ),
+            Short(received, expected) => write!(
+                f,
+                "short echo: the server closed after {received} of {expected} bytes"
+            ),
         }
     }
 }
@@ -401,20 +419,44 @@ where
     run(stream, message, timeout, Ending::KeepOpen, None).await
 }
 
+/// What a reader does once the echo is as long as what was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterEcho {
+    /// Stop reading: the tutorial's client, fastest.
+    Stop,
+    /// Keep reading until the server closes, so that bytes it sends *after*
+    /// the echo are seen too (RFC 862 servers close once the client has
+    /// half-closed and everything is echoed). The first surplus bytes end
+    /// the wait (the echo is too long whatever follows), and so does a
+    /// server that stays open but sends nothing for the timeout, without
+    /// an error; with no timeout, only the close or surplus bytes do.
+    UntilClose,
+}
+
 /// The tutorial's client: sends `message`, half-closes, and collects the
-/// echo until it is as long as the message or the server closes. A shorter
-/// or different echo is returned as is (judge it with [`compare`]); only a
-/// stall for `timeout` or an I/O error fails.
+/// echo until it is as long as the message or the server closes (with
+/// [`AfterEcho::UntilClose`], until the server closes, so late surplus
+/// bytes are collected too). A shorter, longer or different echo is
+/// returned as is (judge it with [`compare`]); only a stall for `timeout`
+/// while bytes are owed, or an I/O error, fails.
 pub async fn collect<S>(
     stream: &mut S,
     message: &[u8],
     timeout: Option<Duration>,
+    after: AfterEcho,
 ) -> Result<Vec<u8>, EchoError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut echo = Vec::with_capacity(message.len());
-    run(stream, message, timeout, Ending::HalfClose, Some(&mut echo)).await?;
+    run(
+        stream,
+        message,
+        timeout,
+        Ending::HalfClose,
+        Some((&mut echo, after)),
+    )
+    .await?;
     Ok(echo)
 }
 
@@ -432,7 +474,7 @@ async fn run<S>(
     message: &[u8],
     timeout: Option<Duration>,
     ending: Ending,
-    mut collected: Option<&mut Vec<u8>>,
+    mut collected: Option<(&mut Vec<u8>, AfterEcho)>,
 ) -> Result<(), EchoError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -469,12 +511,28 @@ where
                     None => expect.finish(),
                 };
             }
-            match collected.as_deref_mut() {
-                Some(echo) => {
+            match collected.as_mut() {
+                Some((echo, _)) => {
                     echo.extend_from_slice(&buf[..n]);
                     expect.skip(n.min(expect.owed() as usize) as u64);
                 }
                 None => expect.take(&buf[..n], message)?,
+            }
+        }
+        if let Some((echo, AfterEcho::UntilClose)) = collected {
+            // Nothing is owed now: the close, or silence for the timeout,
+            // ends the wait quietly. The first surplus bytes end it too:
+            // the echo is too long whatever follows, and a server that
+            // never stops sending must not hold the client or its memory.
+            if expect.received() as usize == echo.len() {
+                tokio::select! {
+                    biased;
+                    n = rd.read(&mut buf) => {
+                        let n = n.map_err(EchoError::io(Step::Receive))?;
+                        echo.extend_from_slice(&buf[..n]);
+                    }
+                    () = watchdog.expired() => {}
+                }
             }
         }
         Ok(())

@@ -105,9 +105,10 @@ async fn collect_returns_a_short_echo_for_the_caller_to_judge() {
         conn.read_to_end(&mut got).expect("read to the half-close");
         conn.write_all(&got[..4]).expect("reply");
     });
-    let echo = ricochet::client::send_message(&endpoint, b"hello world", None)
-        .await
-        .expect("collect");
+    let echo =
+        ricochet::client::send_message(&endpoint, b"hello world", None, echo::AfterEcho::Stop)
+            .await
+            .expect("collect");
     assert_eq!(echo, b"hell");
     assert!(matches!(
         echo::compare(b"hello world", &echo),
@@ -158,4 +159,39 @@ async fn pipe_times_out_on_a_silent_server_while_the_input_stays_open() {
     assert!(took >= Duration::from_millis(300), "{took:?}");
     assert!(took < Duration::from_secs(2), "{took:?}");
     drop((keyboard, listener));
+}
+
+#[tokio::test]
+async fn collect_until_close_sees_late_bytes_and_stops_at_the_first() {
+    // Echoes, then, later, sends surplus bytes without end and never
+    // closes: the collector must see them, and must not wait for a close
+    // that never comes nor keep what follows.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endpoint = Endpoint::from(listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().expect("accept");
+        let mut got = Vec::new();
+        conn.read_to_end(&mut got).expect("read to the half-close");
+        conn.write_all(&got).expect("echo");
+        std::thread::sleep(Duration::from_millis(300));
+        while conn.write_all(&[b'!'; 4096]).is_ok() {}
+    });
+    let echo = ricochet::client::send_message(
+        &endpoint,
+        b"hello",
+        Some(Duration::from_secs(10)),
+        echo::AfterEcho::UntilClose,
+    )
+    .await
+    .expect("collect");
+    assert!(
+        echo.starts_with(b"hello!"),
+        "{:?}",
+        String::from_utf8_lossy(&echo)
+    );
+    assert!(echo.len() <= 5 + 256 * 1024, "kept {} bytes", echo.len());
+    assert!(matches!(
+        echo::compare(b"hello", &echo),
+        Err(EchoError::Extra { .. })
+    ));
 }

@@ -13,14 +13,17 @@ pub mod serve;
 
 use std::fmt::Display;
 use std::io;
+use std::ops::RangeInclusive;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Parser, Subcommand};
 use ricochet::bench::BenchError;
 use ricochet::echo::{EchoError, Step};
 use ricochet::failure::Failure;
 use ricochet::transport::{BindError, ConnectError, ParseError};
+use ricochet::units::{self, UnitError};
 
 /// Exit codes, documented in `--help` and the README. 0 is success.
 pub mod exit {
@@ -34,7 +37,8 @@ pub mod exit {
     pub const UNKNOWN_HOST: u8 = 4;
     /// Timed out connecting or waiting for the echo.
     pub const TIMEOUT: u8 = 5;
-    /// The echo did not match what was sent.
+    /// The echo did not match what was sent: different, longer, or shorter
+    /// (an empty or short echo is exit 6 even without `--check`).
     pub const MISMATCH: u8 = 6;
 }
 
@@ -71,6 +75,17 @@ impl Error {
             Error::Failed { code, error } => Error::Failed {
                 code,
                 error: error.context(context),
+            },
+            closed => closed,
+        }
+    }
+
+    /// Adds `hint` after the message, keeping the exit code.
+    pub fn with_hint(self, hint: &str) -> Self {
+        match self {
+            Error::Failed { code, error } => Error::Failed {
+                code,
+                error: anyhow::anyhow!("{error:#}{hint}"),
             },
             closed => closed,
         }
@@ -148,9 +163,18 @@ impl From<BindError> for Error {
 const AFTER_HELP: &str = "\
 Endpoints: tcp://HOST:PORT, HOST:PORT, tcp://[::1]:PORT, unix:/PATH (or /PATH).
 
-Exit codes: 0 ok, 1 failure, 2 bad usage, 3 connection refused,
-            4 unknown host, 5 timeout, 6 echo mismatch. A closed stdout
-            (e.g. `| head`) ends the command quietly, with 0.
+Exit codes: 0 ok, 1 failure, 2 bad usage, 3 connection refused (nothing
+            listening there, or no such socket file), 4 unknown host,
+            5 timeout, 6 echo mismatch (short or empty echo; with --check
+            also a different or longer one). A closed stdout (e.g. `| head`)
+            ends the command quietly, with 0.
+
+Environment: every option can also be set with the RICOCHET_* variable
+shown next to it (`ricochet serve --help`, `ricochet send --help`...).
+Yes/no variables take 1/0, true/false, yes/no, on/off.
+  RICOCHET_LOG   log filter in tracing's syntax, overriding -q/-v, e.g.
+                 RICOCHET_LOG=ricochet=debug or RICOCHET_LOG=warn,ricochet::server=trace
+                 (a filter that does not parse is reported and the default used)
 
 Examples:
   ricochet serve                                # tcp://localhost:1234, stream mode
@@ -166,7 +190,7 @@ Examples:
 #[command(name = "ricochet", version, about, after_help = AFTER_HELP)]
 pub struct Cli {
     /// Print less: only warnings and errors.
-    #[arg(short, long, global = true, env = "RICOCHET_QUIET")]
+    #[arg(short, long, global = true, env = "RICOCHET_QUIET", value_parser = BoolishValueParser::new())]
     pub quiet: bool,
 
     /// Print more: -v shows each message received, -vv everything.
@@ -209,14 +233,74 @@ fn init_logging(quiet: bool, verbose: u8) {
         (false, 1) => "ricochet=debug,warn",
         (false, _) => "trace",
     };
-    let filter =
-        EnvFilter::try_from_env("RICOCHET_LOG").unwrap_or_else(|_| EnvFilter::new(directives));
+    // A filter that does not parse is reported once logging works, not
+    // silently replaced: someone asked for logs they are not getting.
+    let (filter, rejected) = match std::env::var("RICOCHET_LOG") {
+        Ok(given) if !given.trim().is_empty() => match EnvFilter::try_new(&given) {
+            Ok(filter) => (filter, None),
+            Err(e) => (EnvFilter::new(directives), Some(format!("'{given}': {e}"))),
+        },
+        Err(std::env::VarError::NotUnicode(_)) => (
+            EnvFilter::new(directives),
+            Some("it is not valid UTF-8".to_owned()),
+        ),
+        _ => (EnvFilter::new(directives), None),
+    };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
+    if let Some(why) = rejected {
+        tracing::warn!(
+            "ignoring RICOCHET_LOG {why}; using the default filter '{directives}' \
+             (example: RICOCHET_LOG=ricochet=debug)"
+        );
+    }
+}
+
+/// Warns when `old`, a variable every subcommand once shared, is set but
+/// this subcommand's own `new` is not: the setting is not silently lost.
+pub fn warn_renamed(old: &str, new: &str) {
+    if std::env::var_os(old).is_some() && std::env::var_os(new).is_none() {
+        tracing::warn!("{old} is ignored here: this command reads {new}");
+    }
+}
+
+/// A `clap` value parser for a [`units::parse_duration`] within `range`.
+pub fn duration_in(
+    range: RangeInclusive<Duration>,
+) -> impl Fn(&str) -> Result<Duration, UnitError> + Clone + Send + Sync + 'static {
+    move |s| units::parse_duration(s, range.clone())
+}
+
+/// A `clap` value parser for a [`units::parse_size`] within `range`.
+pub fn size_in(
+    range: RangeInclusive<usize>,
+) -> impl Fn(&str) -> Result<usize, UnitError> + Clone + Send + Sync + 'static {
+    move |s| units::parse_size(s, range.clone())
+}
+
+/// A timeout that may be none at all (`0`, `none`, `never`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeout(pub Option<Duration>);
+
+/// A [`Timeout`]: `0` (or `none`, `never`) for none, else 1 ms to
+/// [`units::MAX_DURATION`].
+pub fn parse_timeout(s: &str) -> Result<Timeout, String> {
+    const MIN: Duration = Duration::from_millis(1);
+    if matches!(s.trim(), "none" | "never" | "off") {
+        return Ok(Timeout(None));
+    }
+    match units::parse_duration(s, Duration::ZERO..=units::MAX_DURATION) {
+        Ok(d) if d.is_zero() => Ok(Timeout(None)),
+        Ok(d) if d < MIN => Err(format!(
+            "duration '{s}' is too small: it must be at least 1ms, or 0 for no timeout"
+        )),
+        Ok(d) => Ok(Timeout(Some(d))),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// Parses `1.5` (seconds), `250ms`, `2m 30s`…

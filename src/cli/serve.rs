@@ -10,7 +10,14 @@ use ricochet::config::{parse_unix_mode, RuntimeKind, DEFAULT_MAX_CONNS};
 use ricochet::handler::line::DEFAULT_MAX_LINE;
 use ricochet::{Endpoint, LineEcho, ListenerConfig, Mode, OnceEcho, ServeConfig, StreamEcho};
 
-use super::parse_duration;
+use ricochet::units::{UnitError, MAX_DURATION};
+
+use super::{duration_in, size_in};
+
+/// Largest `--max-read`.
+const MAX_READ: usize = 16 << 20;
+/// Largest `--max-line`.
+const MAX_LINE: usize = 64 << 20;
 
 /// Options for `ricochet serve`.
 #[derive(Debug, Args)]
@@ -23,18 +30,20 @@ pub struct ServeArgs {
     #[arg(long, value_enum, default_value_t = ModeName::Stream, env = "RICOCHET_MODE")]
     pub mode: ModeName,
 
-    /// once: largest single read, in bytes [default: 1024]
-    #[arg(long, env = "RICOCHET_MAX_READ", value_parser = clap::value_parser!(u32).range(1..=16 * 1024 * 1024))]
-    pub max_read: Option<u32>,
+    /// once: largest single read, 1 byte to 16MiB (e.g. 1024, 4KiB)
+    /// [default: 1024]
+    #[arg(long, env = "RICOCHET_MAX_READ", value_parser = size_in(1..=MAX_READ))]
+    pub max_read: Option<usize>,
 
-    /// once: pause before answering (the tutorial sleeps 1s).
-    #[arg(long, value_parser = parse_duration, env = "RICOCHET_DELAY")]
+    /// once: pause before answering, up to 365days (the tutorial sleeps 1s).
+    #[arg(long, value_parser = duration_in(Duration::ZERO..=MAX_DURATION), env = "RICOCHET_DELAY")]
     pub delay: Option<Duration>,
 
-    /// line: longest accepted line in bytes; longer lines get an error and
-    /// the connection is closed [default: 65536]
-    #[arg(long, env = "RICOCHET_MAX_LINE", value_parser = clap::value_parser!(u32).range(1..=64 * 1024 * 1024))]
-    pub max_line: Option<u32>,
+    /// line: longest accepted line, 1 byte to 64MiB (e.g. 4096, 64KiB);
+    /// longer lines get an error and the connection is closed
+    /// [default: 64KiB]
+    #[arg(long, env = "RICOCHET_MAX_LINE", value_parser = size_in(1..=MAX_LINE))]
+    pub max_line: Option<usize>,
 
     /// Connections served at once; more wait in the kernel's backlog
     /// [default: the open-file limit, raised to its hard maximum at start,
@@ -47,8 +56,9 @@ pub struct ServeArgs {
     #[arg(long, default_value = "5m", env = "RICOCHET_IDLE_TIMEOUT", value_parser = parse_idle_timeout)]
     pub idle_timeout: IdleTimeout,
 
-    /// At shutdown, how long open connections may finish before being closed.
-    #[arg(long, value_parser = parse_duration, default_value = "10s", env = "RICOCHET_GRACE")]
+    /// At shutdown, how long open connections may finish before being
+    /// closed (0 closes them at once; at most 365days).
+    #[arg(long, value_parser = duration_in(Duration::ZERO..=MAX_DURATION), default_value = "10s", env = "RICOCHET_GRACE")]
     pub grace: Duration,
 
     /// Permissions of Unix socket files, in octal (e.g. 660).
@@ -60,7 +70,7 @@ pub struct ServeArgs {
     pub backlog: Option<u32>,
 
     /// Threads serving connections [default: one per core]
-    #[arg(long, env = "RICOCHET_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, env = "RICOCHET_SERVE_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
 
     /// per-core: one single-threaded runtime per thread, each with its own
@@ -94,10 +104,11 @@ pub enum ModeName {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IdleTimeout(pub Option<Duration>);
 
-fn parse_idle_timeout(s: &str) -> Result<IdleTimeout, String> {
+fn parse_idle_timeout(s: &str) -> Result<IdleTimeout, UnitError> {
     match s.trim() {
         "never" | "none" | "off" => Ok(IdleTimeout(None)),
-        _ => parse_duration(s).map(|d| IdleTimeout(Some(d).filter(|d| !d.is_zero()))),
+        _ => ricochet::units::parse_duration(s, Duration::ZERO..=MAX_DURATION)
+            .map(|d| IdleTimeout(Some(d).filter(|d| !d.is_zero()))),
     }
 }
 
@@ -133,13 +144,11 @@ impl ServeArgs {
         let mode = match self.mode {
             ModeName::Stream => Mode::Stream(StreamEcho),
             ModeName::Once => Mode::Once(OnceEcho {
-                max_read: self
-                    .max_read
-                    .map_or(OnceEcho::default().max_read, |n| n as usize),
+                max_read: self.max_read.unwrap_or(OnceEcho::default().max_read),
                 delay: self.delay,
             }),
             ModeName::Line => Mode::Line(LineEcho {
-                max_line: self.max_line.map_or(DEFAULT_MAX_LINE, |n| n as usize),
+                max_line: self.max_line.unwrap_or(DEFAULT_MAX_LINE),
             }),
         };
         let listener = ListenerConfig {
@@ -177,6 +186,7 @@ impl ServeArgs {
 
 /// Runs the server until SIGINT/SIGTERM; a second signal exits at once.
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    super::warn_renamed("RICOCHET_THREADS", "RICOCHET_SERVE_THREADS");
     let mut config = match args.config() {
         Ok(config) => config,
         Err(why) => {

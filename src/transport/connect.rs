@@ -6,11 +6,12 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio::net::{TcpSocket, TcpStream, UnixStream};
 
+use super::unix::MAX_PATH as MAX_UNIX_PATH;
 use super::{Endpoint, Socket};
 use crate::failure::Failure;
 
@@ -25,13 +26,29 @@ pub enum ConnectError {
         /// The resolver's error.
         error: io::Error,
     },
-    /// Nobody listens there (TCP RST or no socket file / refused Unix socket).
+    /// Nobody listens there (TCP RST, or a Unix socket file nobody serves).
     #[error("connection to {endpoint} refused: {error} (is an echo server running there?)")]
     Refused {
         /// Where we tried.
         endpoint: Endpoint,
         /// The system error.
         error: io::Error,
+    },
+    /// A Unix endpoint whose socket file does not exist.
+    #[error("no such socket file: {} (is the server running? is the path right?)", .path.display())]
+    NoSocketFile {
+        /// The path tried.
+        path: PathBuf,
+    },
+    /// A Unix socket path longer than the system accepts.
+    #[error("cannot connect to {endpoint}: the path is too long for a Unix socket ({len} bytes, at most {max}; use a shorter path)")]
+    PathTooLong {
+        /// Where we tried.
+        endpoint: Endpoint,
+        /// The path's length in bytes.
+        len: usize,
+        /// The longest path accepted, in bytes.
+        max: usize,
     },
     /// The attempt did not finish in time.
     #[error("connecting to {endpoint} timed out after {}", humantime::format_duration(*.after))]
@@ -53,12 +70,16 @@ pub enum ConnectError {
 
 impl ConnectError {
     /// What this failure means to a script: refused, unknown host, timeout
-    /// (any other system error counts as refused: nothing is reachable
-    /// there).
+    /// (any other system error, and a missing socket file, count as
+    /// refused: nothing is reachable there); a path too long to be a Unix
+    /// socket is a usage error.
     pub fn failure(&self) -> Failure {
         match self {
             ConnectError::Resolve { .. } => Failure::UnknownHost,
-            ConnectError::Refused { .. } | ConnectError::Io { .. } => Failure::Refused,
+            ConnectError::PathTooLong { .. } => Failure::Usage,
+            ConnectError::Refused { .. }
+            | ConnectError::NoSocketFile { .. }
+            | ConnectError::Io { .. } => Failure::Refused,
             ConnectError::Timeout { .. } => Failure::Timeout,
         }
     }
@@ -85,7 +106,20 @@ impl Endpoint {
 
     async fn connect_untimed(&self) -> Result<Socket, ConnectError> {
         match self {
-            Endpoint::Unix(path) => connect_unix(path).await.map_err(|e| self.classify(e)),
+            Endpoint::Unix(path) => {
+                let len = path.as_os_str().len();
+                if len > MAX_UNIX_PATH {
+                    return Err(ConnectError::PathTooLong {
+                        endpoint: self.clone(),
+                        len,
+                        max: MAX_UNIX_PATH,
+                    });
+                }
+                connect_unix(path).await.map_err(|e| match e.kind() {
+                    io::ErrorKind::NotFound => ConnectError::NoSocketFile { path: path.clone() },
+                    _ => self.classify(e),
+                })
+            }
             Endpoint::Tcp { .. } => {
                 let mut last = None;
                 for addr in self.resolve().await? {

@@ -102,7 +102,7 @@ pub(crate) fn bind_unix(
 }
 
 /// Longest Unix socket path Linux accepts, in bytes.
-const MAX_PATH: usize = 107;
+pub(super) const MAX_PATH: usize = 107;
 
 /// What is at `path` already: nothing, or a stale socket (the rename will
 /// replace it), is fine; a live socket or anything that is not a socket is

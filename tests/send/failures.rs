@@ -18,7 +18,18 @@ fn refused_exits_3() {
     drop(std::os::unix::net::UnixListener::bind(&stale_path).expect("bind"));
     let stale = format!("unix:{}", stale_path.display());
     let tcp = format!("tcp://127.0.0.1:{free_port}");
-    for ep in [tcp.as_str(), missing.as_str(), stale.as_str()] {
+    let missing_file = format!("no such socket file: {}", path.display());
+    for (ep, needles) in [
+        (tcp.as_str(), &["refused", tcp.as_str()][..]),
+        (stale.as_str(), &["refused", stale.as_str()]),
+        (
+            missing.as_str(),
+            &[
+                missing_file.as_str(),
+                "is the server running? is the path right?",
+            ],
+        ),
+    ] {
         for args in [&["send", ep, "hello"][..], &["send", ep, "-"]] {
             let out = ricochet()
                 .args(args)
@@ -26,9 +37,31 @@ fn refused_exits_3() {
                 .output()
                 .expect("run");
             assert_eq!(out.status.code(), Some(3), "{args:?}: {out:?}");
-            assert_one_error_line(&out.stderr, &["refused", ep]);
+            assert_one_error_line(&out.stderr, needles);
+            assert!(
+                !String::from_utf8_lossy(&out.stderr).contains("refused") || ep != missing,
+                "a missing socket file is not 'refused': {out:?}"
+            );
             assert!(out.stdout.is_empty(), "{args:?}: {out:?}");
         }
+    }
+}
+
+#[test]
+fn an_over_long_unix_path_is_a_usage_error_not_refused() {
+    let long = format!("unix:/tmp/{}.sock", "x".repeat(120));
+    for args in [&["send", long.as_str(), "hello"][..], &["send", &long, "-"]] {
+        let out = ricochet()
+            .args(args)
+            .write_stdin("x")
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        assert_one_error_line(&out.stderr, &["too long", "at most 107"]);
+        assert!(
+            !String::from_utf8_lossy(&out.stderr).contains("refused"),
+            "{out:?}"
+        );
     }
 }
 

@@ -11,7 +11,7 @@ use crate::stdout_of;
 async fn library_send_message_and_pipe() {
     use ricochet::{
         client::{pipe, send_message},
-        echo::EchoError,
+        echo::{AfterEcho, EchoError},
     };
     use ricochet::{Endpoint, Listener, Mode, Server, StreamEcho};
 
@@ -24,7 +24,7 @@ async fn library_send_message_and_pipe() {
     }));
     let timeout = Some(Duration::from_secs(5));
 
-    let echo = send_message(&endpoint, b"Hello World!", timeout)
+    let echo = send_message(&endpoint, b"Hello World!", timeout, AfterEcho::UntilClose)
         .await
         .expect("send");
     assert_eq!(echo, b"Hello World!");
@@ -46,7 +46,9 @@ async fn library_send_message_and_pipe() {
         .expect("serve task");
 
     // Nobody there any more.
-    let err = send_message(&endpoint, b"x", timeout).await.unwrap_err();
+    let err = send_message(&endpoint, b"x", timeout, AfterEcho::Stop)
+        .await
+        .unwrap_err();
     assert!(
         matches!(
             err,

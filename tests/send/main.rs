@@ -1,11 +1,14 @@
 //! `ricochet send` against real servers: the tutorial's message exchange,
-//! the binary-safe stdin pipe, `--check`, and one documented exit code and
-//! one clear stderr line for every way it can fail.
+//! the binary-safe stdin pipe, `--check`, which argument is which, the
+//! environment, and one documented exit code and one clear stderr line for
+//! every way it can fail.
 
 #[path = "../common/mod.rs"]
 mod common;
 
+mod arguments;
 mod check;
+mod environment;
 mod exchange;
 mod failures;
 mod library;

@@ -59,9 +59,11 @@ fn bad_flags_are_usage_errors_with_clear_messages() {
             &["invalid duration 'soon'"],
         ),
         (
-            &["send", "tcp://127.0.0.1:1", "a", "b"],
-            &["unexpected value 'b'"],
+            &["send", "--timeout", "0.0001", "hi"],
+            &["at least 1ms, or 0 for no timeout"],
         ),
+        (&["serve", "--max-line", "65MiB"], &["at most 64MiB"]),
+        (&["serve", "--grace", "1e19"], &["at most 365days"]),
         (&["frobnicate"], &["frobnicate"]),
     ] {
         let out = ricochet().args(args).output().expect("run");

@@ -2,28 +2,40 @@
 //! faithfully, corrupt, cut short, pad, or stall; and `bench::run`, which
 //! blocks, refusing to run inside an async runtime.
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener};
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::ThreadServer;
 use ricochet::bench::{self, progress::Silent, BenchConfig, BenchError};
 use ricochet::echo::{self, EchoError};
 use ricochet::Endpoint;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// A one-connection server: reads `n` bytes, answers `reply(bytes)`, then
-/// keeps the connection open and silent for a second before closing.
-fn answer(n: usize, reply: fn(Vec<u8>) -> Vec<u8>) -> Endpoint {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let endpoint = Endpoint::from(listener.local_addr().expect("addr"));
-    std::thread::spawn(move || {
-        let (mut conn, _) = listener.accept().expect("accept");
+/// A server that reads `n` bytes, answers `reply(bytes)`, then keeps the
+/// connection open and silent for a second before closing.
+fn answer(n: usize, reply: fn(Vec<u8>) -> Vec<u8>) -> ThreadServer {
+    ThreadServer::tcp(move |mut conn| async move {
         let mut got = vec![0; n];
-        conn.read_exact(&mut got).expect("read");
-        conn.write_all(&reply(got)).expect("reply");
-        std::thread::sleep(Duration::from_secs(1));
-        let _ = conn.shutdown(Shutdown::Both);
-    });
-    endpoint
+        conn.read_exact(&mut got).await.expect("read");
+        conn.write_all(&reply(got)).await.expect("reply");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    })
+}
+
+/// A server that reads to the client's half-close, then runs `then`.
+fn after_eof<F, Fut>(then: F) -> ThreadServer
+where
+    F: Fn(tokio::net::TcpStream, Vec<u8>) -> Fut + Send + Sync + Copy + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    ThreadServer::tcp(move |mut conn| async move {
+        let mut got = Vec::new();
+        conn.read_to_end(&mut got)
+            .await
+            .expect("read to the half-close");
+        then(conn, got).await;
+    })
 }
 
 async fn exchange(endpoint: &Endpoint, message: &[u8], timeout: u64) -> Result<(), EchoError> {
@@ -34,22 +46,24 @@ async fn exchange(endpoint: &Endpoint, message: &[u8], timeout: u64) -> Result<(
 
 #[tokio::test]
 async fn a_faithful_echo_passes() {
-    let endpoint = answer(11, |b| b);
-    exchange(&endpoint, b"hello world", 2000)
+    let server = answer(11, |b| b);
+    exchange(&server.endpoint, b"hello world", 2000)
         .await
         .expect("faithful echo");
 }
 
 #[tokio::test]
 async fn a_wrong_byte_is_named_at_once_with_what_differs() {
-    let endpoint = answer(11, |mut b| {
+    let server = answer(11, |mut b| {
         b[6] = b'W';
         b
     });
     let start = Instant::now();
-    let err = exchange(&endpoint, b"hello world", 5000).await.unwrap_err();
+    let err = exchange(&server.endpoint, b"hello world", 60_000)
+        .await
+        .unwrap_err();
     assert!(
-        start.elapsed() < Duration::from_secs(2),
+        start.elapsed() < Duration::from_secs(30),
         "waited for the timeout"
     );
     assert!(
@@ -65,19 +79,21 @@ async fn a_wrong_byte_is_named_at_once_with_what_differs() {
 
 #[tokio::test]
 async fn surplus_bytes_are_an_error() {
-    let endpoint = answer(5, |mut b| {
+    let server = answer(5, |mut b| {
         b.extend_from_slice(b"!!");
         b
     });
-    let err = exchange(&endpoint, b"hello", 2000).await.unwrap_err();
+    let err = exchange(&server.endpoint, b"hello", 2000)
+        .await
+        .unwrap_err();
     assert!(matches!(err, EchoError::Extra { extra: 2 }), "{err:?}");
 }
 
 #[tokio::test]
 async fn a_stalled_echo_times_out_with_what_arrived() {
-    let endpoint = answer(5, |b| b[..2].to_vec());
+    let server = answer(5, |b| b[..2].to_vec());
     let start = Instant::now();
-    let err = exchange(&endpoint, b"hello", 200).await.unwrap_err();
+    let err = exchange(&server.endpoint, b"hello", 200).await.unwrap_err();
     let took = start.elapsed();
     assert!(
         matches!(
@@ -90,25 +106,25 @@ async fn a_stalled_echo_times_out_with_what_arrived() {
         ),
         "{err:?}"
     );
+    // A Timeout (not the Short echo the server's close at 1 s would give)
+    // shows the watchdog fired first.
     assert!(took >= Duration::from_millis(200), "{took:?}");
-    assert!(took < Duration::from_millis(900), "{took:?}");
     assert_eq!(err.failure(), ricochet::failure::Failure::Timeout);
 }
 
 #[tokio::test]
 async fn collect_returns_a_short_echo_for_the_caller_to_judge() {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let endpoint = Endpoint::from(listener.local_addr().expect("addr"));
-    std::thread::spawn(move || {
-        let (mut conn, _) = listener.accept().expect("accept");
-        let mut got = Vec::new();
-        conn.read_to_end(&mut got).expect("read to the half-close");
-        conn.write_all(&got[..4]).expect("reply");
+    let server = after_eof(|mut conn, got| async move {
+        conn.write_all(&got[..4]).await.expect("reply");
     });
-    let echo =
-        ricochet::client::send_message(&endpoint, b"hello world", None, echo::AfterEcho::Stop)
-            .await
-            .expect("collect");
+    let echo = ricochet::client::send_message(
+        &server.endpoint,
+        b"hello world",
+        None,
+        echo::AfterEcho::Stop,
+    )
+    .await
+    .expect("collect");
     assert_eq!(echo, b"hell");
     assert!(matches!(
         echo::compare(b"hello world", &echo),
@@ -133,9 +149,12 @@ async fn bench_run_inside_a_runtime_is_an_error_not_a_panic() {
 #[tokio::test]
 async fn pipe_times_out_on_a_silent_server_while_the_input_stays_open() {
     use tokio::io::AsyncWriteExt;
-    // Accepts (through the backlog) and never answers.
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let endpoint = Endpoint::from(listener.local_addr().expect("addr"));
+    // Accepts and never answers.
+    let server = ThreadServer::tcp(|conn| async move {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        drop(conn);
+    });
+    let endpoint = server.endpoint.clone();
     // An interactive stdin: one line typed, then nothing, never EOF.
     let (mut keyboard, input) = tokio::io::duplex(64);
     keyboard.write_all(b"hello").await.expect("type");
@@ -157,8 +176,7 @@ async fn pipe_times_out_on_a_silent_server_while_the_input_stays_open() {
         "{err:?}"
     );
     assert!(took >= Duration::from_millis(300), "{took:?}");
-    assert!(took < Duration::from_secs(2), "{took:?}");
-    drop((keyboard, listener));
+    drop((keyboard, server));
 }
 
 #[tokio::test]
@@ -166,18 +184,13 @@ async fn collect_until_close_sees_late_bytes_and_stops_at_the_first() {
     // Echoes, then, later, sends surplus bytes without end and never
     // closes: the collector must see them, and must not wait for a close
     // that never comes nor keep what follows.
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let endpoint = Endpoint::from(listener.local_addr().expect("addr"));
-    std::thread::spawn(move || {
-        let (mut conn, _) = listener.accept().expect("accept");
-        let mut got = Vec::new();
-        conn.read_to_end(&mut got).expect("read to the half-close");
-        conn.write_all(&got).expect("echo");
-        std::thread::sleep(Duration::from_millis(300));
-        while conn.write_all(&[b'!'; 4096]).is_ok() {}
+    let server = after_eof(|mut conn, got| async move {
+        conn.write_all(&got).await.expect("echo");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        while conn.write_all(&[b'!'; 4096]).await.is_ok() {}
     });
     let echo = ricochet::client::send_message(
-        &endpoint,
+        &server.endpoint,
         b"hello",
         Some(Duration::from_secs(10)),
         echo::AfterEcho::UntilClose,

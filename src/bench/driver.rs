@@ -209,7 +209,8 @@ struct ConnectionLoop {
 
 /// Open-loop intended send times of one connection.
 struct Schedule {
-    first: Instant,
+    /// Connection `i`'s offset from the plan's start: `i / rate`.
+    first_ns: f64,
     interval_ns: f64,
     next: u64,
 }
@@ -218,16 +219,23 @@ impl Schedule {
     fn new(plan: &Plan, index: usize) -> Option<Self> {
         let rate = plan.rate?;
         Some(Schedule {
-            first: plan.start + Duration::from_secs_f64(index as f64 / rate),
+            first_ns: index as f64 / rate * 1e9,
             interval_ns: plan.connections as f64 / rate * 1e9,
             next: 0,
         })
     }
 
-    fn next(&mut self) -> Instant {
-        let at = self.first + Duration::from_nanos((self.next as f64 * self.interval_ns) as u64);
+    /// The next intended send time; `plan.end` once the schedule runs past
+    /// the window (at a very low rate the offset may not even fit in an
+    /// `Instant`, so it is computed in floating point and clamped first).
+    fn next(&mut self, plan: &Plan) -> Instant {
+        let offset_ns = self.first_ns + self.next as f64 * self.interval_ns;
         self.next += 1;
-        at
+        let window_ns = plan.end.saturating_duration_since(plan.start).as_nanos() as f64;
+        if offset_ns >= window_ns {
+            return plan.end;
+        }
+        plan.start + Duration::from_nanos(offset_ns as u64)
     }
 }
 
@@ -382,7 +390,7 @@ impl ConnectionLoop {
             let begin = match schedule.as_deref_mut() {
                 None => Instant::now(),
                 Some(s) => {
-                    let intended = s.next();
+                    let intended = s.next(&self.plan);
                     if intended >= self.plan.end {
                         std::future::pending::<()>().await;
                     }
@@ -468,7 +476,7 @@ impl OpenLoop<'_> {
             while self.in_flight.borrow().len() >= plan.pipeline {
                 self.pipeline_freed.notified().await;
             }
-            let intended = schedule.next();
+            let intended = schedule.next(plan);
             if intended >= plan.end {
                 std::future::pending::<()>().await;
             }

@@ -56,6 +56,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::echo::EchoError;
 use crate::failure::Failure;
 use crate::transport::{ConnectError, Endpoint};
+use crate::units::{MAX_DURATION, MAX_RATE, MIN_RATE};
 
 pub use compare::Comparison;
 pub use payload::PayloadKind;
@@ -184,12 +185,17 @@ impl BenchConfig {
             );
         }
         if let Some(rate) = self.rate {
-            if !(rate.is_finite() && rate > 0.0) {
-                return bad("--rate must be a positive number of messages per second");
+            if !(MIN_RATE..=MAX_RATE).contains(&rate) {
+                return bad("--rate must be from 0.001 to 1e9 messages per second");
             }
         }
         if self.duration.is_zero() {
             return bad("--duration must be more than 0");
+        }
+        // Every deadline is an `Instant` plus these: keep them addable.
+        if self.duration > MAX_DURATION || self.warmup > MAX_DURATION || self.timeout > MAX_DURATION
+        {
+            return bad("--duration, --warmup and --timeout must be at most 365 days");
         }
         if self.rounds == 0 || self.threads == 0 {
             return bad("--rounds and --threads must be at least 1");
@@ -256,16 +262,16 @@ pub enum BenchError {
 }
 
 impl BenchError {
-    /// What this failure means to a script. A target that answers but not
-    /// like an echo server is a plain failure, whatever its echo did: the
-    /// benchmark never started. (Options clap cannot check, such as
-    /// `--size` × `--pipeline` over 64 MiB, are plain failures too, as
-    /// they always were.)
+    /// What this failure means to a script. Options that contradict each
+    /// other (such as `--size` × `--pipeline` over 64 MiB) are a usage
+    /// error, like any bad flag. A target that answers but not like an echo
+    /// server is a plain failure, whatever its echo did: the benchmark
+    /// never started.
     pub fn failure(&self) -> Failure {
         match self {
             BenchError::Connect(e) => e.failure(),
-            BenchError::Config(_)
-            | BenchError::SourceFamily(_)
+            BenchError::Config(_) => Failure::Usage,
+            BenchError::SourceFamily(_)
             | BenchError::NotEcho { .. }
             | BenchError::OneMessageServer { .. }
             | BenchError::Probe { .. }

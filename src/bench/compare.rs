@@ -101,8 +101,22 @@ pub struct Comparison {
     pub targets: Vec<TargetComparison>,
 }
 
-/// Compares `targets` (all with the same number of rounds) to the first.
+/// Compares `targets` to the first, over the rounds every target completed
+/// (an interrupted round is partial, so it is left out).
 pub(crate) fn compare(targets: &[TargetResult]) -> Comparison {
+    let complete = targets
+        .iter()
+        .map(|t| t.rounds.iter().take_while(|r| !r.interrupted).count())
+        .min()
+        .unwrap_or(0);
+    let complete: Vec<TargetResult> = targets
+        .iter()
+        .map(|t| TargetResult {
+            endpoint: t.endpoint.clone(),
+            rounds: t.rounds[..complete].to_vec(),
+        })
+        .collect();
+    let targets = &complete[..];
     type Figure = fn(&crate::bench::stats::RoundResult) -> f64;
     let figures: [Figure; 4] = [
         |r| r.messages_per_sec(),
@@ -189,6 +203,7 @@ mod tests {
                     round: i + 1,
                     started: Duration::ZERO,
                     seconds: 1.0,
+                    interrupted: false,
                     stats: Stats {
                         messages: m,
                         ..Stats::default()

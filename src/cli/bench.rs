@@ -49,9 +49,14 @@ line every 5 s and one per finished round.
 Boolean flags set from the environment (RICOCHET_JSON, RICOCHET_ONE_SHOT,
 RICOCHET_CONNECT_ONLY) accept 1/0, true/false, yes/no, on/off.
 
+Ctrl-C stops the run and prints the report for what was measured so far
+(the round it stopped is marked as partial), then exits 130; a second
+Ctrl-C exits at once.
+
 Exit codes: 0 ok (connection errors are reported, not fatal), 1 failure
 (e.g. the target is not an echo server), 2 bad usage, 3 connection refused,
-4 unknown host, 5 timeout connecting, 6 some echo was wrong or short.
+4 unknown host, 5 timeout connecting, 6 some echo was wrong or short,
+130 interrupted.
 
 Examples:
   ricochet bench tcp://127.0.0.1:1234 -c 10 --size 1KiB --duration 10s
@@ -208,7 +213,8 @@ pub fn run(args: BenchArgs, quiet: bool) -> Result<ExitCode> {
     } else {
         Box::new(Lines::new(std::io::stderr(), PROGRESS_LINES_EVERY))
     };
-    let results = bench::run(&config, view.as_mut())?;
+    let stop = stop_on_ctrl_c().context("could not watch for Ctrl-C")?;
+    let results = bench::run_until(&config, view.as_mut(), &stop)?;
     let stdout_report: &dyn Report = if args.json { &Json } else { &Text };
     to_stdout(
         &stdout_report
@@ -221,6 +227,13 @@ pub fn run(args: BenchArgs, quiet: bool) -> Result<ExitCode> {
     if let Some(file) = svg {
         file.write(&Svg.render(&results).context("rendering the plot")?)?;
     }
+    if results.interrupted {
+        let _ = writeln!(
+            std::io::stderr(),
+            "ricochet: interrupted: the report covers what was measured before Ctrl-C"
+        );
+        return Ok(ExitCode::from(INTERRUPTED));
+    }
     let failed = results.verification_errors();
     if failed > 0 {
         let _ = writeln!(
@@ -230,6 +243,37 @@ pub fn run(args: BenchArgs, quiet: bool) -> Result<ExitCode> {
         return Ok(ExitCode::from(exit::MISMATCH));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The exit code after Ctrl-C: 128 + SIGINT, as shells report it.
+const INTERRUPTED: u8 = 130;
+
+/// Cancels the returned token on the first Ctrl-C, so the run stops and
+/// reports what it measured; a second Ctrl-C exits at once.
+fn stop_on_ctrl_c() -> std::io::Result<bench::CancellationToken> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let stop = bench::CancellationToken::new();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
+    // Registered here, before any load, so no Ctrl-C is lost; the guard is
+    // dropped at once, as `bench::run` refuses to run inside a runtime.
+    let mut interrupts = {
+        let _runtime = rt.enter();
+        signal(SignalKind::interrupt())?
+    };
+    let cancel = stop.clone();
+    std::thread::Builder::new()
+        .name("ricochet-ctrl-c".into())
+        .spawn(move || {
+            rt.block_on(async {
+                interrupts.recv().await;
+                cancel.cancel();
+                interrupts.recv().await;
+            });
+            std::process::exit(INTERRUPTED.into());
+        })?;
+    Ok(stop)
 }
 
 /// Writes all of `bytes` to stdout (a closed stdout ends the run quietly).

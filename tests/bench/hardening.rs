@@ -3,7 +3,13 @@
 //! robust tail ratios, progress that agrees with the report, and bench's
 //! own environment variables.
 
-use crate::{echo_server, expect, ricochet, text};
+use std::io::Read;
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::common::ChildGuard;
+use crate::{echo_server, expect, resetting_server, ricochet, text};
+use ricochet::bench::report::json::JsonReport;
 
 /// A run that, if it started at all, would outlast the test's bound.
 const LONG: [&str; 4] = ["-d", "60s", "-w", "0"];
@@ -119,4 +125,91 @@ fn bool_variables_accept_1_and_yes() {
         .output()
         .unwrap();
     expect(&out, 0, &out.stdout, &["closed loop", "latency"]);
+}
+
+#[test]
+fn ctrl_c_prints_the_partial_report_and_exits_130() {
+    let server = echo_server();
+    let mut child = std::process::Command::new(crate::common::bin())
+        .args(["bench", &server.endpoint.to_string(), "-c", "2", "--json"])
+        .args(LONG)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (mut stdout, mut stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let mut child = ChildGuard::new(child);
+    // Long enough for the probe and some load; not a speed assertion.
+    std::thread::sleep(Duration::from_millis(1500));
+    child.signal("INT");
+    let status = child.wait_exit(Duration::from_secs(15));
+    let (mut out, mut err) = (Vec::new(), String::new());
+    stdout.read_to_end(&mut out).unwrap();
+    stderr.read_to_string(&mut err).unwrap();
+    assert_eq!(status.and_then(|s| s.code()), Some(130), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    let report: JsonReport = serde_json::from_slice(&out).unwrap();
+    assert!(report.interrupted);
+    let round = &report.targets[0].rounds[0];
+    assert!(round.interrupted);
+    assert!(round.summary.messages > 0, "what was measured is reported");
+    assert!(round.summary.seconds > 0.0 && round.summary.seconds < 60.0);
+}
+
+#[test]
+fn ctrl_c_text_report_says_partial() {
+    let server = echo_server();
+    let mut child = std::process::Command::new(crate::common::bin())
+        .args(["bench", &server.endpoint.to_string(), "-c", "1", "-q"])
+        .args(LONG)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut child = ChildGuard::new(child);
+    std::thread::sleep(Duration::from_millis(1000));
+    child.signal("INT");
+    let status = child.wait_exit(Duration::from_secs(15));
+    let mut out = String::new();
+    stdout.read_to_string(&mut out).unwrap();
+    assert_eq!(status.and_then(|s| s.code()), Some(130), "{out}");
+    assert!(out.contains("INTERRUPTED (Ctrl-C): round 1 of"), "{out}");
+    assert!(out.contains("latency"), "{out}");
+}
+
+#[test]
+fn progress_counts_what_the_report_counts() {
+    // Resets give errors to count; warm-up gives messages not to count.
+    let server = resetting_server(64 * 1024);
+    let out = ricochet()
+        .args(["bench", &server.endpoint.to_string()])
+        .args(["-c", "2", "-w", "200ms", "-d", "300ms", "--timeout", "2s"])
+        .output()
+        .unwrap();
+    expect(&out, 0, &out.stdout, &["reset"]);
+    let (report, progress) = (text(&out.stdout), text(&out.stderr));
+    // `  messages     12.3k/s (3,690 in 0.30s)` and `  errors       8 reset`
+    let field = |name: &str| -> String {
+        let line = report
+            .lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} line in {report}"));
+        line.trim_start()[name.len()..].trim().to_owned()
+    };
+    let messages = field("messages");
+    let messages = &messages[messages.find('(').unwrap() + 1..messages.find(" in ").unwrap()];
+    let errors = field("errors");
+    let done = progress
+        .lines()
+        .find(|l| l.contains(": done, "))
+        .unwrap_or_else(|| panic!("no closing progress line in {progress}"));
+    assert!(
+        done.contains(&format!("done, {messages} msg measured in 0.30s")),
+        "{done} vs {report}"
+    );
+    assert!(
+        done.ends_with(&format!("errors: {errors}")),
+        "{done} vs {report}"
+    );
 }

@@ -49,6 +49,11 @@ pub struct JsonReport {
     pub comparison: Option<JsonComparison>,
     /// True if any echo was wrong or short (the process then exits 6).
     pub verification_failed: bool,
+    /// True if the run was stopped early (Ctrl-C; the process then exits
+    /// 130): the last round may be partial and later ones are missing.
+    /// Absent (so `false`) in reports written before it was added.
+    #[serde(default)]
+    pub interrupted: bool,
 }
 
 /// The workload and options.
@@ -103,6 +108,11 @@ pub struct JsonRound {
     pub started_secs: f64,
     /// What it measured.
     pub summary: JsonSummary,
+    /// The run was interrupted (Ctrl-C) during this round: its summary
+    /// covers only `summary.seconds`, and comparisons leave it out
+    /// (absent, so `false`, in reports written before it was added).
+    #[serde(default)]
+    pub interrupted: bool,
 }
 
 /// The figures of one measured window.
@@ -266,6 +276,7 @@ impl From<&BenchResults> for JsonReport {
                             round: round.round as u64,
                             started_secs: round.started.as_secs_f64(),
                             summary: summary(&round.stats, round.seconds),
+                            interrupted: round.interrupted,
                         })
                         .collect(),
                 })
@@ -291,6 +302,7 @@ impl From<&BenchResults> for JsonReport {
                     .collect(),
             }),
             verification_failed: r.verification_errors() > 0,
+            interrupted: r.interrupted,
         }
     }
 }

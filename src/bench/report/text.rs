@@ -6,9 +6,9 @@ use std::fmt::Write;
 
 use crate::bench::compare::{Comparison, Estimate};
 use crate::bench::report::format::target_letter;
-use crate::bench::report::format::{bytes_per_sec, count, counted, latency, si, size};
+use crate::bench::report::format::{bytes_per_sec, count, counted, errors, latency, si, size};
 use crate::bench::report::{Report, ReportError};
-use crate::bench::stats::{per_sec, ErrorKind, TargetResult, PERCENTILES};
+use crate::bench::stats::{per_sec, TargetResult, PERCENTILES};
 use crate::bench::target::SourcesDisplay;
 use crate::bench::{BenchResults, Workload};
 
@@ -75,6 +75,27 @@ fn header(out: &mut String, r: &BenchResults) {
         humantime::format_duration(c.duration),
         humantime::format_duration(c.warmup)
     );
+    if r.interrupted {
+        let partial = r
+            .targets
+            .iter()
+            .flat_map(|t| t.rounds.iter().map(move |round| (t, round)))
+            .find(|(_, round)| round.interrupted);
+        let what = match partial {
+            Some((t, round)) => format!(
+                "round {} of {} was partial ({:.2}s of {} measured); ",
+                round.round,
+                t.endpoint,
+                round.seconds,
+                humantime::format_duration(c.duration)
+            ),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "INTERRUPTED (Ctrl-C): {what}the figures cover only what was measured"
+        );
+    }
 }
 
 fn target_block(out: &mut String, r: &BenchResults, i: usize, t: &TargetResult, several: bool) {
@@ -137,21 +158,6 @@ fn target_block(out: &mut String, r: &BenchResults, i: usize, t: &TargetResult, 
         let _ = write!(conns, " from {}", SourcesDisplay(sources));
     }
     let _ = writeln!(out, "  {:<12} {conns}", "opened");
-}
-
-fn errors(e: &crate::bench::stats::ErrorCounts) -> String {
-    if e.total() == 0 {
-        return "none".to_owned();
-    }
-    let mut parts: Vec<String> = ErrorKind::ALL
-        .iter()
-        .filter(|&&k| e.get(k) > 0)
-        .map(|&k| format!("{} {}", count(e.get(k)), k.name().replace('_', " ")))
-        .collect();
-    if e.verification() > 0 {
-        parts.push("— VERIFICATION FAILED".to_owned());
-    }
-    parts.join(", ")
 }
 
 fn plus_minus(e: &Estimate, f: fn(f64) -> String) -> String {

@@ -287,7 +287,10 @@ fn to_stdout(bytes: &[u8]) -> Result<()> {
 
 /// `--merge`: adds up the logs' histograms and prints their percentiles.
 fn merge(logs: &[PathBuf], json: bool) -> Result<ExitCode> {
-    let merged = merge_logs(logs).map_err(anyhow::Error::from)?;
+    let merged = merge_logs(logs).map_err(|e| Error::classified(e.failure(), e))?;
+    for warning in &merged.warnings {
+        let _ = writeln!(std::io::stderr(), "ricochet: warning: {warning}");
+    }
     let mut out = Vec::new();
     if json {
         serde_json::to_writer_pretty(&mut out, &JsonMerge::new(&merged))
@@ -329,7 +332,11 @@ fn write_merge_table(
         }
         writeln!(out)?;
     }
-    writeln!(out, "{} intervals from {logs} logs", merged.intervals)
+    write!(out, "{} intervals from {logs} logs", merged.intervals)?;
+    match &merged.workload {
+        Some(workload) => writeln!(out, " ({workload})"),
+        None => writeln!(out),
+    }
 }
 
 /// `-d`, `--timeout`: more than nothing, and small enough that adding it

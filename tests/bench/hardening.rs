@@ -213,3 +213,86 @@ fn progress_counts_what_the_report_counts() {
         "{done} vs {report}"
     );
 }
+
+#[test]
+fn merge_names_a_file_that_is_not_a_log() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, content, looks_like) in [
+        (
+            "run.json",
+            "{\n  \"schema_version\": 1\n}\n",
+            "a JSON report",
+        ),
+        (
+            "cmp.svg",
+            "<svg xmlns=\"http://www.w3.org/2000/svg\"/>",
+            "an SVG plot",
+        ),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        let out = ricochet()
+            .args(["bench", "--merge"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        expect(
+            &out,
+            2,
+            &out.stderr,
+            &[name, looks_like, "not an --hdr-log file"],
+        );
+        assert!(!text(&out.stderr).contains("ParseError"));
+    }
+}
+
+#[test]
+fn merge_refuses_logs_of_different_workloads() {
+    let server = echo_server();
+    let dir = tempfile::tempdir().unwrap();
+    let quick = ["-d", "200ms", "-w", "0", "-c", "1", "-q"];
+    let log = |name: &str, extra: &[&str]| {
+        let path = dir.path().join(name);
+        let out = ricochet()
+            .args(["bench", &server.endpoint.to_string()])
+            .args(quick)
+            .args(extra)
+            .arg("--hdr-log")
+            .arg(&path)
+            .output()
+            .unwrap();
+        expect(&out, 0, &out.stdout, &[]);
+        path
+    };
+    let (closed, one_shot) = (
+        log("closed.hlog", &[]),
+        log("one-shot.hlog", &["--one-shot"]),
+    );
+    let out = ricochet()
+        .args(["bench", "--merge"])
+        .args([&closed, &one_shot])
+        .output()
+        .unwrap();
+    expect(
+        &out,
+        2,
+        &out.stderr,
+        &[
+            "closed.hlog (workload=echo loop=closed)",
+            "one-shot.hlog (workload=one_shot loop=closed)",
+            "different workloads",
+        ],
+    );
+    // Logs of one workload still merge, and say which it was.
+    let out = ricochet()
+        .args(["bench", "--merge"])
+        .args([&closed, &closed])
+        .output()
+        .unwrap();
+    expect(
+        &out,
+        0,
+        &out.stdout,
+        &["from 2 logs (workload=echo loop=closed)"],
+    );
+}

@@ -349,6 +349,10 @@ pub struct JsonMerge {
     pub tags: std::collections::BTreeMap<String, JsonLatency>,
     /// Every interval together.
     pub all: JsonLatency,
+    /// The workload the logs name (`"workload=echo loop=closed"`), or
+    /// `null` if none does (absent in output written before it was added).
+    #[serde(default)]
+    pub workload: Option<String>,
 }
 
 impl JsonMerge {
@@ -363,6 +367,7 @@ impl JsonMerge {
                 .map(|(t, h)| (t.clone(), latency_of(h)))
                 .collect(),
             all: latency_of(&m.all),
+            workload: m.workload.clone(),
         }
     }
 }

@@ -296,3 +296,70 @@ fn merge_refuses_logs_of_different_workloads() {
         &["from 2 logs (workload=echo loop=closed)"],
     );
 }
+
+/// An echo server that is slow in one round only: the connections of
+/// round `noisy` (counted from the accepts, after one probe connection)
+/// pause 20 ms after every 32 KiB they echo, so that round's p99 and p99.9
+/// are ~20 ms while every other round's are well under that.
+fn noisy_in_one_round(connections: usize, noisy: usize) -> crate::common::ThreadServer {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+    let slow = 1 + (noisy - 1) * connections..1 + noisy * connections;
+    crate::common::ThreadServer::tcp(move |mut s| {
+        let is_slow = slow.contains(&accepted.fetch_add(1, Ordering::SeqCst));
+        async move {
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut since_pause = 0usize;
+            while let Ok(n) = s.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                since_pause += n;
+                if is_slow && since_pause >= 32 * 1024 {
+                    since_pause = 0;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                if s.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+            }
+        }
+    })
+}
+
+#[test]
+fn one_noisy_round_does_not_swing_the_tail_ratios() {
+    let (a, b) = (echo_server(), noisy_in_one_round(2, 2));
+    let out = ricochet()
+        .args(["bench", &a.endpoint.to_string(), &b.endpoint.to_string()])
+        .args([
+            "-c", "2", "-t", "1", "-d", "300ms", "-w", "100ms", "--rounds", "5", "--json", "-q",
+        ])
+        .output()
+        .unwrap();
+    expect(&out, 0, &out.stdout, &[]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let b = &report["comparison"]["targets"][1];
+    let rounds: Vec<&serde_json::Value> = report["targets"][1]["rounds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["summary"]["latency_ns"]["p99_9"])
+        .collect();
+    let shown = format!(
+        "B p99.9 per round: {rounds:?}\nmean of per-round ratios: {}\nrobust: {}",
+        b["ratio_p99_9"], b["ratio_p99_9_robust"]
+    );
+    eprintln!("{shown}");
+    for field in ["ratio_p99_robust", "ratio_p99_9_robust"] {
+        let robust = &b[field];
+        let ratio = robust["ratio"].as_f64().unwrap_or(f64::NAN);
+        // The noisy round alone is ~100x slower at the tail; its median
+        // over rounds is not.
+        assert!(ratio < 20.0, "{field}: {shown}");
+        let (lo, hi) = (robust["ci_low"].as_f64(), robust["ci_high"].as_f64());
+        assert!(lo.unwrap() <= ratio && ratio <= hi.unwrap(), "{shown}");
+        assert_eq!(robust["resamples"], 2000, "{shown}");
+    }
+}

@@ -10,6 +10,16 @@
 //!   runs that were adjacent in time, which cancels drift common to both)
 //!   and the same interval over those ratios.
 //!
+//! Tail latencies (p99, p99.9) are ratios of rare events: one noisy round
+//! (a GC pause, a neighbour's burst) multiplies that round's tail by 100
+//! and a mean of per-round ratios with it. So they are also compared by a
+//! robust estimator, [`RobustRatio`]: the ratio of the medians over rounds,
+//! `median(X_r) / median(A_r)`, with a 95% percentile-bootstrap interval
+//! ([`BOOTSTRAP_RESAMPLES`] paired resamples of the rounds, fixed seed, so
+//! the same rounds always give the same interval). That is what the text
+//! report shows for p99 and p99.9; throughput and p50, which one round
+//! cannot swing like that, keep the paired mean.
+//!
 //! With one round there is no interval: one sample says nothing about noise.
 //! An interval that excludes 1 is what "X is faster than Y" should rest on.
 
@@ -19,7 +29,104 @@ use crate::transport::Endpoint;
 /// Confidence level of every interval.
 pub const CONFIDENCE: f64 = 0.95;
 /// How the intervals are computed, for reports.
-pub const METHOD: &str = "mean over rounds ± t(0.975, n-1)·s/√n (Student t, 95%); ratios are paired per round (target_r / first_r)";
+pub const METHOD: &str = "mean over rounds ± t(0.975, n-1)·s/√n (Student t, 95%); ratios are paired per round (target_r / first_r); *_robust tail ratios are median(target_r) / median(first_r) with a 95% percentile-bootstrap interval (2000 paired resamples of the rounds, fixed seed)";
+/// Resamples of the rounds behind each [`RobustRatio`] interval.
+pub const BOOTSTRAP_RESAMPLES: usize = 2000;
+/// The bootstrap's seed: the same rounds always give the same interval.
+const BOOTSTRAP_SEED: u64 = 0x7269_636f_6368_6574; // "ricochet"
+
+/// A ratio of medians over rounds with a bootstrap interval: robust to one
+/// outlying round, as tail latencies need.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RobustRatio {
+    /// `median(target_r) / median(first_r)` over the rounds.
+    pub ratio: f64,
+    /// 95% percentile-bootstrap interval (low, high); `None` with fewer
+    /// than two rounds.
+    pub interval: Option<(f64, f64)>,
+    /// Rounds used.
+    pub n: usize,
+}
+
+impl RobustRatio {
+    /// The ratio of `target`'s median to `baseline`'s, over paired rounds;
+    /// `None` without rounds or when the baseline's median is 0.
+    ///
+    /// ```
+    /// use ricochet::bench::compare::RobustRatio;
+    ///
+    /// // One wild round in five: the mean of per-round ratios would be 20.8.
+    /// let a = [100.0, 100.0, 100.0, 100.0, 100.0];
+    /// let b = [110.0, 10_000.0, 105.0, 100.0, 108.0];
+    /// let r = RobustRatio::from_rounds(&a, &b).unwrap();
+    /// assert_eq!(r.ratio, 1.08);
+    /// let (lo, hi) = r.interval.unwrap();
+    /// assert!(lo <= 1.08 && 1.08 <= hi);
+    /// assert_eq!(r, RobustRatio::from_rounds(&a, &b).unwrap()); // deterministic
+    /// ```
+    pub fn from_rounds(baseline: &[f64], target: &[f64]) -> Option<Self> {
+        let n = baseline.len().min(target.len());
+        let (baseline, target) = (&baseline[..n], &target[..n]);
+        let ratio = ratio_of_medians(baseline, target)?;
+        let interval = (n >= 2)
+            .then(|| {
+                let mut rng = SplitMix64(BOOTSTRAP_SEED);
+                let (mut b, mut t) = (vec![0.0; n], vec![0.0; n]);
+                let mut ratios = Vec::with_capacity(BOOTSTRAP_RESAMPLES);
+                for _ in 0..BOOTSTRAP_RESAMPLES {
+                    // Paired: a resampled round brings both targets' figures.
+                    for k in 0..n {
+                        let i = (rng.next() % n as u64) as usize;
+                        (b[k], t[k]) = (baseline[i], target[i]);
+                    }
+                    ratios.extend(ratio_of_medians(&b, &t));
+                }
+                ratios.sort_by(f64::total_cmp);
+                Some((quantile(&ratios, 0.025)?, quantile(&ratios, 0.975)?))
+            })
+            .flatten();
+        Some(RobustRatio { ratio, interval, n })
+    }
+
+    /// Whether the interval lies wholly above or below `value`.
+    pub fn excludes(&self, value: f64) -> bool {
+        matches!(self.interval, Some((lo, hi)) if value < lo || value > hi)
+    }
+}
+
+fn ratio_of_medians(baseline: &[f64], target: &[f64]) -> Option<f64> {
+    let b = median(baseline)?;
+    (b > 0.0).then_some(median(target)? / b)
+}
+
+fn median(xs: &[f64]) -> Option<f64> {
+    let mut sorted = xs.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    quantile(&sorted, 0.5)
+}
+
+/// The `q` quantile of sorted values, interpolating between neighbours.
+fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
+    let last = sorted.len().checked_sub(1)?;
+    let pos = q * last as f64;
+    let (lo, frac) = (pos.floor() as usize, pos.fract());
+    let hi = (lo + 1).min(last);
+    Some(sorted[lo] + (sorted[hi] - sorted[lo]) * frac)
+}
+
+/// A small, fast, seedable generator (Vigna's SplitMix64): the bootstrap
+/// needs reproducible indices, not cryptography.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
 
 /// A mean with its confidence interval.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -90,6 +197,10 @@ pub struct TargetComparison {
     pub ratio_p99: Option<Estimate>,
     /// p99.9 relative to the first target (lower is better).
     pub ratio_p99_9: Option<Estimate>,
+    /// p99 relative to the first target, robust to a noisy round.
+    pub ratio_p99_robust: Option<RobustRatio>,
+    /// p99.9 relative to the first target, robust to a noisy round.
+    pub ratio_p99_9_robust: Option<RobustRatio>,
 }
 
 /// Every target against the first.
@@ -101,8 +212,22 @@ pub struct Comparison {
     pub targets: Vec<TargetComparison>,
 }
 
-/// Compares `targets` (all with the same number of rounds) to the first.
+/// Compares `targets` to the first, over the rounds every target completed
+/// (an interrupted round is partial, so it is left out).
 pub(crate) fn compare(targets: &[TargetResult]) -> Comparison {
+    let complete = targets
+        .iter()
+        .map(|t| t.rounds.iter().take_while(|r| !r.interrupted).count())
+        .min()
+        .unwrap_or(0);
+    let complete: Vec<TargetResult> = targets
+        .iter()
+        .map(|t| TargetResult {
+            endpoint: t.endpoint.clone(),
+            rounds: t.rounds[..complete].to_vec(),
+        })
+        .collect();
+    let targets = &complete[..];
     type Figure = fn(&crate::bench::stats::RoundResult) -> f64;
     let figures: [Figure; 4] = [
         |r| r.messages_per_sec(),
@@ -111,6 +236,15 @@ pub(crate) fn compare(targets: &[TargetResult]) -> Comparison {
         |r| r.stats.latency_at(99.9) as f64,
     ];
     let baseline = targets.first();
+    let tail = |t: &TargetResult, p: f64| -> Option<RobustRatio> {
+        let at = |r: &TargetResult| -> Vec<f64> {
+            r.rounds
+                .iter()
+                .map(|r| r.stats.latency_at(p) as f64)
+                .collect()
+        };
+        RobustRatio::from_rounds(&at(baseline?), &at(t))
+    };
     let per_target = targets.iter().map(|t| {
         let [msgs, p50, p99, p99_9] = figures.map(|f| {
             let values: Vec<f64> = t.rounds.iter().map(f).collect();
@@ -144,6 +278,8 @@ pub(crate) fn compare(targets: &[TargetResult]) -> Comparison {
             ratio_p50: p50.1,
             ratio_p99: p99.1,
             ratio_p99_9: p99_9.1,
+            ratio_p99_robust: tail(t, 99.0),
+            ratio_p99_9_robust: tail(t, 99.9),
         }
     });
     Comparison {
@@ -189,6 +325,7 @@ mod tests {
                     round: i + 1,
                     started: Duration::ZERO,
                     seconds: 1.0,
+                    interrupted: false,
                     stats: Stats {
                         messages: m,
                         ..Stats::default()

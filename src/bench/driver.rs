@@ -34,7 +34,8 @@
 //! are counted by kind (each [`EchoError`] as its [`ErrorKind`]), and the
 //! connection is opened again; failed connects back off from 1 ms to
 //! 100 ms so a dead server is not hammered in a loop.
-//! At the end of the window every task is dropped, so messages still in
+//! At the end of the window (or as soon as the plan's stop token is
+//! cancelled, on Ctrl-C) every task is dropped, so messages still in
 //! flight are neither counted nor errors.
 
 use std::cell::{Cell, RefCell};
@@ -52,8 +53,10 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::Notify;
 use tokio::task::LocalSet;
+use tokio_util::sync::CancellationToken;
 
 use crate::bench::payload::{Payload, PayloadKind};
+use crate::bench::progress::Snapshot;
 use crate::bench::stats::{ErrorKind, Live, Recorder, Stats};
 use crate::bench::target::Target;
 use crate::bench::Workload;
@@ -81,8 +84,10 @@ pub(crate) struct Plan {
     pub start: Instant,
     /// Warm-up ends here.
     pub measure_from: Instant,
-    /// The run ends here.
+    /// The run ends here...
     pub end: Instant,
+    /// ...or when this is cancelled (Ctrl-C), whichever comes first.
+    pub stop: CancellationToken,
 }
 
 /// A round in progress.
@@ -116,9 +121,10 @@ pub(crate) fn start(plan: Arc<Plan>) -> io::Result<Running> {
 }
 
 impl Running {
-    /// Waits for every thread, calling `tick` with the live totals
-    /// (messages, errors) every `every` meanwhile; returns the merged stats.
-    pub(crate) fn wait(self, every: Duration, mut tick: impl FnMut(u64, u64)) -> io::Result<Stats> {
+    /// Waits for every thread, calling `tick` with the live totals every
+    /// `every` meanwhile (`elapsed` left for the caller to fill in);
+    /// returns the merged stats.
+    pub(crate) fn wait(self, every: Duration, mut tick: impl FnMut(Snapshot)) -> io::Result<Stats> {
         let mut total = Stats::default();
         let mut first_error = None;
         let mut pending = self.threads.len();
@@ -133,9 +139,13 @@ impl Running {
                     pending -= 1;
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    let messages = self.live.iter().map(|l| l.messages()).sum();
-                    let errors = self.live.iter().map(|l| l.errors()).sum();
-                    tick(messages, errors);
+                    let mut now = Snapshot::default();
+                    for live in &self.live {
+                        now.warmup_messages += live.warmup_messages();
+                        now.messages += live.messages();
+                        live.add_errors(&mut now.errors);
+                    }
+                    tick(now);
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     first_error.get_or_insert(io::Error::other("a load thread panicked"));
@@ -180,7 +190,10 @@ fn load_thread(plan: &Arc<Plan>, index: usize, live: Arc<Live>) -> io::Result<St
             };
             tokio::task::spawn_local(connection.run());
         }
-        tokio::time::sleep_until(plan.end.into()).await;
+        tokio::select! {
+            () = tokio::time::sleep_until(plan.end.into()) => {}
+            () = plan.stop.cancelled() => {}
+        }
     });
     // Dropping the set drops every connection task, mid-flight or not.
     drop(local);
@@ -209,7 +222,8 @@ struct ConnectionLoop {
 
 /// Open-loop intended send times of one connection.
 struct Schedule {
-    first: Instant,
+    /// Connection `i`'s offset from the plan's start: `i / rate`.
+    first_ns: f64,
     interval_ns: f64,
     next: u64,
 }
@@ -218,16 +232,23 @@ impl Schedule {
     fn new(plan: &Plan, index: usize) -> Option<Self> {
         let rate = plan.rate?;
         Some(Schedule {
-            first: plan.start + Duration::from_secs_f64(index as f64 / rate),
+            first_ns: index as f64 / rate * 1e9,
             interval_ns: plan.connections as f64 / rate * 1e9,
             next: 0,
         })
     }
 
-    fn next(&mut self) -> Instant {
-        let at = self.first + Duration::from_nanos((self.next as f64 * self.interval_ns) as u64);
+    /// The next intended send time; `plan.end` once the schedule runs past
+    /// the window (at a very low rate the offset may not even fit in an
+    /// `Instant`, so it is computed in floating point and clamped first).
+    fn next(&mut self, plan: &Plan) -> Instant {
+        let offset_ns = self.first_ns + self.next as f64 * self.interval_ns;
         self.next += 1;
-        at
+        let window_ns = plan.end.saturating_duration_since(plan.start).as_nanos() as f64;
+        if offset_ns >= window_ns {
+            return plan.end;
+        }
+        plan.start + Duration::from_nanos(offset_ns as u64)
     }
 }
 
@@ -382,7 +403,7 @@ impl ConnectionLoop {
             let begin = match schedule.as_deref_mut() {
                 None => Instant::now(),
                 Some(s) => {
-                    let intended = s.next();
+                    let intended = s.next(&self.plan);
                     if intended >= self.plan.end {
                         std::future::pending::<()>().await;
                     }
@@ -468,7 +489,7 @@ impl OpenLoop<'_> {
             while self.in_flight.borrow().len() >= plan.pipeline {
                 self.pipeline_freed.notified().await;
             }
-            let intended = schedule.next();
+            let intended = schedule.next(plan);
             if intended >= plan.end {
                 std::future::pending::<()>().await;
             }

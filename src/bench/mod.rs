@@ -20,8 +20,9 @@
 //! they read to an [`crate::echo::Expect`] and count each
 //! [`crate::echo::EchoError`] under its [`ErrorKind`].
 //!
-//! [`run`] blocks the calling thread until the run is over; call it from
-//! outside any async runtime (from async code, use `spawn_blocking`).
+//! [`run`] blocks the calling thread until the run is over ([`run_until`]
+//! also stops early when a [`CancellationToken`] is cancelled); call it
+//! from outside any async runtime (from async code, use `spawn_blocking`).
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -53,14 +54,17 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+pub use tokio_util::sync::CancellationToken;
+
 use crate::echo::EchoError;
 use crate::failure::Failure;
 use crate::transport::{ConnectError, Endpoint};
+use crate::units::{MAX_DURATION, MAX_RATE, MIN_RATE};
 
 pub use compare::Comparison;
 pub use payload::PayloadKind;
 pub use progress::Progress;
-pub use stats::{ErrorKind, Stats, TargetResult};
+pub use stats::{ErrorKind, RoundResult, Stats, TargetResult};
 pub use target::{
     SourceFamilyError, SourceIps, SourceIpsError, DEFAULT_SOURCE_RANGE, MAX_SOURCE_IPS,
 };
@@ -184,12 +188,17 @@ impl BenchConfig {
             );
         }
         if let Some(rate) = self.rate {
-            if !(rate.is_finite() && rate > 0.0) {
-                return bad("--rate must be a positive number of messages per second");
+            if !(MIN_RATE..=MAX_RATE).contains(&rate) {
+                return bad("--rate must be from 0.001 to 1e9 messages per second");
             }
         }
         if self.duration.is_zero() {
             return bad("--duration must be more than 0");
+        }
+        // Every deadline is an `Instant` plus these: keep them addable.
+        if self.duration > MAX_DURATION || self.warmup > MAX_DURATION || self.timeout > MAX_DURATION
+        {
+            return bad("--duration, --warmup and --timeout must be at most 365 days");
         }
         if self.rounds == 0 || self.threads == 0 {
             return bad("--rounds and --threads must be at least 1");
@@ -256,16 +265,16 @@ pub enum BenchError {
 }
 
 impl BenchError {
-    /// What this failure means to a script. A target that answers but not
-    /// like an echo server is a plain failure, whatever its echo did: the
-    /// benchmark never started. (Options clap cannot check, such as
-    /// `--size` × `--pipeline` over 64 MiB, are plain failures too, as
-    /// they always were.)
+    /// What this failure means to a script. Options that contradict each
+    /// other (such as `--size` × `--pipeline` over 64 MiB) are a usage
+    /// error, like any bad flag. A target that answers but not like an echo
+    /// server is a plain failure, whatever its echo did: the benchmark
+    /// never started.
     pub fn failure(&self) -> Failure {
         match self {
             BenchError::Connect(e) => e.failure(),
-            BenchError::Config(_)
-            | BenchError::SourceFamily(_)
+            BenchError::Config(_) => Failure::Usage,
+            BenchError::SourceFamily(_)
             | BenchError::NotEcho { .. }
             | BenchError::OneMessageServer { .. }
             | BenchError::Probe { .. }
@@ -291,6 +300,9 @@ pub struct BenchResults {
     pub sources: Vec<Vec<std::net::IpAddr>>,
     /// With several targets: each against the first.
     pub comparison: Option<Comparison>,
+    /// The run was stopped early (Ctrl-C): the last round measured may be
+    /// partial ([`RoundResult::interrupted`]) and later ones never ran.
+    pub interrupted: bool,
 }
 
 impl BenchResults {
@@ -313,6 +325,19 @@ impl BenchResults {
 /// threads and runtimes). Called from within a tokio runtime it returns
 /// [`BenchError::InsideRuntime`] instead of stalling that runtime.
 pub fn run(config: &BenchConfig, progress: &mut dyn Progress) -> Result<BenchResults, BenchError> {
+    run_until(config, progress, &CancellationToken::new())
+}
+
+/// [`run`], stopping early when `stop` is cancelled (the command line
+/// cancels it on Ctrl-C): the load threads stop at once, the round they
+/// were in is kept as [`RoundResult::interrupted`] with the time it really
+/// measured, no further round starts, and the results say
+/// [`BenchResults::interrupted`].
+pub fn run_until(
+    config: &BenchConfig,
+    progress: &mut dyn Progress,
+    stop: &CancellationToken,
+) -> Result<BenchResults, BenchError> {
     if tokio::runtime::Handle::try_current().is_ok() {
         return Err(BenchError::InsideRuntime);
     }
@@ -328,8 +353,11 @@ pub fn run(config: &BenchConfig, progress: &mut dyn Progress) -> Result<BenchRes
             rounds: Vec::new(),
         })
         .collect();
-    for round in 1..=config.rounds {
+    'rounds: for round in 1..=config.rounds {
         for (i, target) in targets.iter().enumerate() {
+            if stop.is_cancelled() {
+                break 'rounds;
+            }
             progress.round_started(progress::Round {
                 endpoint: &target.endpoint,
                 index: i,
@@ -337,6 +365,8 @@ pub fn run(config: &BenchConfig, progress: &mut dyn Progress) -> Result<BenchRes
                 config,
             });
             let start = Instant::now();
+            let measure_from = start + config.warmup;
+            let end = measure_from + config.duration;
             let plan = Arc::new(driver::Plan {
                 target: target.clone(),
                 workload: config.workload,
@@ -348,23 +378,36 @@ pub fn run(config: &BenchConfig, progress: &mut dyn Progress) -> Result<BenchRes
                 rate: config.rate,
                 timeout: config.timeout,
                 start,
-                measure_from: start + config.warmup,
-                end: start + config.warmup + config.duration,
+                measure_from,
+                end,
+                stop: stop.clone(),
             });
             let stats = driver::start(plan)
                 .and_then(|running| {
-                    running.wait(TICK, |messages, errors| {
-                        progress.tick(start.elapsed(), messages, errors)
+                    running.wait(TICK, |mut now| {
+                        now.elapsed = start.elapsed();
+                        progress.tick(&now);
                     })
                 })
                 .map_err(BenchError::Threads)?;
-            results[i].rounds.push(stats::RoundResult {
+            // The threads stop within moments of a cancellation: the
+            // window ran until now.
+            let interrupted = stop.is_cancelled() && Instant::now() < end;
+            let stopped = if interrupted { Instant::now() } else { end };
+            let result = stats::RoundResult {
                 round,
-                started: (start + config.warmup).saturating_duration_since(t0),
-                seconds: config.duration.as_secs_f64(),
+                started: measure_from.saturating_duration_since(t0),
+                seconds: stopped
+                    .saturating_duration_since(measure_from)
+                    .as_secs_f64(),
                 stats,
-            });
-            progress.round_finished();
+                interrupted,
+            };
+            progress.round_finished(&result);
+            results[i].rounds.push(result);
+            if interrupted {
+                break 'rounds;
+            }
         }
     }
     let comparison = (results.len() > 1).then(|| compare::compare(&results));
@@ -375,6 +418,7 @@ pub fn run(config: &BenchConfig, progress: &mut dyn Progress) -> Result<BenchRes
         sources: targets.iter().map(|t| t.sources().to_vec()).collect(),
         targets: results,
         comparison,
+        interrupted: stop.is_cancelled(),
     })
 }
 

@@ -210,19 +210,27 @@ impl Stats {
 /// stores, no read-modify-write), so the hot path pays no atomic increment.
 #[derive(Debug, Default)]
 pub(crate) struct Live {
+    warmup_messages: AtomicU64,
     messages: AtomicU64,
-    errors: AtomicU64,
+    errors: [AtomicU64; ErrorKind::ALL.len()],
 }
 
 impl Live {
-    /// Messages completed so far (warm-up included).
+    /// Messages completed during warm-up.
+    pub(crate) fn warmup_messages(&self) -> u64 {
+        self.warmup_messages.load(Ordering::Relaxed)
+    }
+
+    /// Messages completed inside the measured window.
     pub(crate) fn messages(&self) -> u64 {
         self.messages.load(Ordering::Relaxed)
     }
 
-    /// Errors so far.
-    pub(crate) fn errors(&self) -> u64 {
-        self.errors.load(Ordering::Relaxed)
+    /// Adds this thread's errors so far to `to`.
+    pub(crate) fn add_errors(&self, to: &mut ErrorCounts) {
+        for (total, live) in to.counts.iter_mut().zip(&self.errors) {
+            *total += live.load(Ordering::Relaxed);
+        }
     }
 }
 
@@ -233,8 +241,8 @@ pub(crate) struct Recorder {
     measure_from: Instant,
     end: Instant,
     live: Arc<Live>,
-    /// Messages and errors so far, warm-up included (what `live` shows).
-    seen: (u64, u64),
+    /// Messages completed during warm-up (what `live` shows).
+    warmup_messages: u64,
 }
 
 impl Recorder {
@@ -245,29 +253,37 @@ impl Recorder {
             measure_from,
             end,
             live,
-            seen: (0, 0),
+            warmup_messages: 0,
         }
     }
 
     /// `messages` messages of `bytes` bytes in all completed at `now`, each
     /// after `latency`. Completions outside the window are not counted.
     pub(crate) fn record(&mut self, latency: Duration, messages: u64, bytes: u64, now: Instant) {
-        self.seen.0 += messages;
-        self.live.messages.store(self.seen.0, Ordering::Relaxed);
-        if now < self.measure_from || now >= self.end {
+        if now < self.measure_from {
+            self.warmup_messages += messages;
+            self.live
+                .warmup_messages
+                .store(self.warmup_messages, Ordering::Relaxed);
+            return;
+        }
+        if now >= self.end {
             return;
         }
         let ns = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
         self.stats.histogram.saturating_record_n(ns, messages);
         self.stats.messages += messages;
         self.stats.bytes += bytes;
+        self.live
+            .messages
+            .store(self.stats.messages, Ordering::Relaxed);
     }
 
     /// Counts one error.
     pub(crate) fn error(&mut self, kind: ErrorKind) {
-        self.seen.1 += 1;
-        self.live.errors.store(self.seen.1, Ordering::Relaxed);
         self.stats.errors.add(kind);
+        let slot = ErrorCounts::slot(kind);
+        self.live.errors[slot].store(self.stats.errors.counts[slot], Ordering::Relaxed);
     }
 
     /// Counts one connection opened.
@@ -288,10 +304,14 @@ pub struct RoundResult {
     pub round: usize,
     /// When the measured window began, relative to the start of the run.
     pub started: Duration,
-    /// Length of the measured window (warm-up excluded).
+    /// Length of the measured window (warm-up excluded); shorter than
+    /// `--duration` if the run was interrupted during it.
     pub seconds: f64,
     /// What was measured.
     pub stats: Stats,
+    /// The run was interrupted (Ctrl-C) before this window's end: it
+    /// covers only `seconds`, and comparisons leave it out.
+    pub interrupted: bool,
 }
 
 impl RoundResult {
@@ -371,7 +391,10 @@ mod tests {
         r.error(ErrorKind::Mismatch);
         let s = r.take();
         assert_eq!((s.messages, s.bytes, s.histogram.len()), (2, 20, 2));
-        assert_eq!(live.messages(), 6);
+        assert_eq!((live.warmup_messages(), live.messages()), (3, 2));
+        let mut errors = ErrorCounts::default();
+        live.add_errors(&mut errors);
+        assert_eq!(errors.get(ErrorKind::Mismatch), 1);
         assert_eq!(s.errors.verification(), 1);
         assert_eq!(s.errors.get(ErrorKind::Mismatch), 1);
     }

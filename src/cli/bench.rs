@@ -7,17 +7,21 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Args, ValueEnum};
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, Args, ValueEnum};
 use ricochet::bench::merge::merge_logs;
 use ricochet::bench::progress::Silent;
 use ricochet::bench::report::json::JsonMerge;
 use ricochet::bench::report::{format, HdrLog, Json, Report, Svg, Text};
 use ricochet::bench::stats::{percentile_of, PERCENTILES};
 use ricochet::bench::{self, BenchConfig, PayloadKind, SourceIps, Workload};
+use ricochet::units::{
+    parse_duration, parse_rate, parse_size, UnitError, MAX_DURATION, MAX_RATE, MIN_RATE,
+};
 use ricochet::Endpoint;
 
 use super::progress::{Bar, Lines};
-use super::{exit, parse_duration, Error, Result};
+use super::{exit, Error, Result};
 
 /// Options for `ricochet bench`.
 #[derive(Debug, Args)]
@@ -42,9 +46,17 @@ not cap the connection rate. --source-ips none turns this off.
 Progress on stderr (none with -q): a live bar on a terminal, otherwise a plain
 line every 5 s and one per finished round.
 
+Boolean flags set from the environment (RICOCHET_JSON, RICOCHET_ONE_SHOT,
+RICOCHET_CONNECT_ONLY) accept 1/0, true/false, yes/no, on/off.
+
+Ctrl-C stops the run and prints the report for what was measured so far
+(the round it stopped is marked as partial), then exits 130; a second
+Ctrl-C exits at once.
+
 Exit codes: 0 ok (connection errors are reported, not fatal), 1 failure
 (e.g. the target is not an echo server), 2 bad usage, 3 connection refused,
-4 unknown host, 5 timeout connecting, 6 some echo was wrong or short.
+4 unknown host, 5 timeout connecting, 6 some echo was wrong or short,
+130 interrupted.
 
 Examples:
   ricochet bench tcp://127.0.0.1:1234 -c 10 --size 1KiB --duration 10s
@@ -68,7 +80,7 @@ pub struct BenchArgs {
     pub connections: u32,
 
     /// Message size: bytes, or with K/KiB, M/MiB (1024-based).
-    #[arg(short = 's', long, default_value = "1KiB", env = "RICOCHET_SIZE", value_parser = parse_size)]
+    #[arg(short = 's', long, default_value = "1KiB", env = "RICOCHET_SIZE", value_parser = message_size)]
     pub size: usize,
 
     /// Messages in flight per connection (written together in the closed loop).
@@ -80,24 +92,24 @@ pub struct BenchArgs {
     pub payload: PayloadArg,
 
     /// Open loop: send this many messages per second across all connections.
-    #[arg(short = 'r', long, env = "RICOCHET_RATE", value_parser = parse_rate)]
+    #[arg(short = 'r', long, env = "RICOCHET_RATE", value_parser = message_rate)]
     pub rate: Option<f64>,
 
     /// Measured time per target and round.
-    #[arg(short = 'd', long, value_parser = parse_duration, default_value = "10s", env = "RICOCHET_DURATION")]
+    #[arg(short = 'd', long, value_parser = run_time, default_value = "10s", env = "RICOCHET_DURATION")]
     pub duration: Duration,
 
     /// Unmeasured time before each measured window.
-    #[arg(short = 'w', long, value_parser = parse_duration, default_value = "1s", env = "RICOCHET_WARMUP")]
+    #[arg(short = 'w', long, value_parser = warmup_time, default_value = "1s", env = "RICOCHET_WARMUP")]
     pub warmup: Duration,
 
     /// A new connection per message: connect, send, receive, close
     /// (measures connections per second).
-    #[arg(long, conflicts_with_all = ["connect_only", "pipeline"], env = "RICOCHET_ONE_SHOT")]
+    #[arg(long, conflicts_with_all = ["connect_only", "pipeline"], env = "RICOCHET_ONE_SHOT", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub one_shot: bool,
 
     /// Connect and close, sending nothing (measures the accept path).
-    #[arg(long, conflicts_with = "pipeline", env = "RICOCHET_CONNECT_ONLY")]
+    #[arg(long, conflicts_with = "pipeline", env = "RICOCHET_CONNECT_ONLY", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub connect_only: bool,
 
     /// TCP source addresses: auto, none, a range (127.0.0.2-127.0.0.65)
@@ -106,11 +118,11 @@ pub struct BenchArgs {
     pub source_ips: SourceIps,
 
     /// Load threads, each with its share of connections [default: one per core]
-    #[arg(short = 't', long, env = "RICOCHET_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(short = 't', long, env = "RICOCHET_BENCH_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
 
     /// Longest wait for a connection, or for echo bytes that are owed.
-    #[arg(long, value_parser = parse_duration, default_value = "5s", env = "RICOCHET_TIMEOUT")]
+    #[arg(long, value_parser = run_time, default_value = "5s", env = "RICOCHET_BENCH_TIMEOUT")]
     pub timeout: Duration,
 
     /// Rounds of every target in turn [default: 1, or 5 when comparing]
@@ -118,7 +130,7 @@ pub struct BenchArgs {
     pub rounds: Option<u16>,
 
     /// Print the results as JSON (docs/bench-json-schema.md) instead of text.
-    #[arg(long, env = "RICOCHET_JSON")]
+    #[arg(long, env = "RICOCHET_JSON", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub json: bool,
 
     /// Also write the latency histograms as an HdrHistogram interval log.
@@ -180,6 +192,20 @@ pub fn run(args: BenchArgs, quiet: bool) -> Result<ExitCode> {
         return merge(&args.merge, args.json);
     }
     let config = args.config();
+    // Everything that can be wrong with the command line is found before
+    // any load: options, report paths, the open-file limit.
+    config.validate()?;
+    let hdr_log = args
+        .hdr_log
+        .as_deref()
+        .map(|p| OutputFile::open("--hdr-log", p))
+        .transpose()?;
+    let svg = args
+        .svg
+        .as_deref()
+        .map(|p| OutputFile::open("--svg", p))
+        .transpose()?;
+    check_fd_limit(&config)?;
     let mut view: Box<dyn bench::Progress> = if quiet {
         Box::new(Silent)
     } else if std::io::stderr().is_terminal() {
@@ -187,18 +213,26 @@ pub fn run(args: BenchArgs, quiet: bool) -> Result<ExitCode> {
     } else {
         Box::new(Lines::new(std::io::stderr(), PROGRESS_LINES_EVERY))
     };
-    let results = bench::run(&config, view.as_mut())?;
+    let stop = stop_on_ctrl_c().context("could not watch for Ctrl-C")?;
+    let results = bench::run_until(&config, view.as_mut(), &stop)?;
     let stdout_report: &dyn Report = if args.json { &Json } else { &Text };
     to_stdout(
         &stdout_report
             .render(&results)
             .context("rendering the results")?,
     )?;
-    if let Some(path) = &args.hdr_log {
-        write_file(path, &HdrLog.render(&results).context("rendering the log")?)?;
+    if let Some(file) = hdr_log {
+        file.write(&HdrLog.render(&results).context("rendering the log")?)?;
     }
-    if let Some(path) = &args.svg {
-        write_file(path, &Svg.render(&results).context("rendering the plot")?)?;
+    if let Some(file) = svg {
+        file.write(&Svg.render(&results).context("rendering the plot")?)?;
+    }
+    if results.interrupted {
+        let _ = writeln!(
+            std::io::stderr(),
+            "ricochet: interrupted: the report covers what was measured before Ctrl-C"
+        );
+        return Ok(ExitCode::from(INTERRUPTED));
     }
     let failed = results.verification_errors();
     if failed > 0 {
@@ -209,6 +243,37 @@ pub fn run(args: BenchArgs, quiet: bool) -> Result<ExitCode> {
         return Ok(ExitCode::from(exit::MISMATCH));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The exit code after Ctrl-C: 128 + SIGINT, as shells report it.
+const INTERRUPTED: u8 = 130;
+
+/// Cancels the returned token on the first Ctrl-C, so the run stops and
+/// reports what it measured; a second Ctrl-C exits at once.
+fn stop_on_ctrl_c() -> std::io::Result<bench::CancellationToken> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let stop = bench::CancellationToken::new();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
+    // Registered here, before any load, so no Ctrl-C is lost; the guard is
+    // dropped at once, as `bench::run` refuses to run inside a runtime.
+    let mut interrupts = {
+        let _runtime = rt.enter();
+        signal(SignalKind::interrupt())?
+    };
+    let cancel = stop.clone();
+    std::thread::Builder::new()
+        .name("ricochet-ctrl-c".into())
+        .spawn(move || {
+            rt.block_on(async {
+                interrupts.recv().await;
+                cancel.cancel();
+                interrupts.recv().await;
+            });
+            std::process::exit(INTERRUPTED.into());
+        })?;
+    Ok(stop)
 }
 
 /// Writes all of `bytes` to stdout (a closed stdout ends the run quietly).
@@ -222,7 +287,10 @@ fn to_stdout(bytes: &[u8]) -> Result<()> {
 
 /// `--merge`: adds up the logs' histograms and prints their percentiles.
 fn merge(logs: &[PathBuf], json: bool) -> Result<ExitCode> {
-    let merged = merge_logs(logs).map_err(anyhow::Error::from)?;
+    let merged = merge_logs(logs).map_err(|e| Error::classified(e.failure(), e))?;
+    for warning in &merged.warnings {
+        let _ = writeln!(std::io::stderr(), "ricochet: warning: {warning}");
+    }
     let mut out = Vec::new();
     if json {
         serde_json::to_writer_pretty(&mut out, &JsonMerge::new(&merged))
@@ -264,45 +332,107 @@ fn write_merge_table(
         }
         writeln!(out)?;
     }
-    writeln!(out, "{} intervals from {logs} logs", merged.intervals)
-}
-
-fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    std::fs::write(path, bytes)
-        .with_context(|| format!("could not write {}", path.display()))
-        .map_err(Error::from)
-}
-
-/// `1024`, `1K`, `1KiB`, `10k`, `1M`, `1MiB` (all 1024-based).
-fn parse_size(s: &str) -> Result<usize, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (digits, unit) = t.split_at(split);
-    let mult: usize = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        _ => {
-            return Err(format!(
-                "invalid size '{s}': expected e.g. 1024, 1KiB, 100K or 1MiB"
-            ))
-        }
-    };
-    let n: usize = digits
-        .parse()
-        .map_err(|_| format!("invalid size '{s}': expected e.g. 1024, 1KiB, 100K or 1MiB"))?;
-    match n.checked_mul(mult) {
-        Some(size) if (1..=bench::MAX_BATCH).contains(&size) => Ok(size),
-        _ => Err(format!("invalid size '{s}': must be from 1 byte to 64 MiB")),
+    write!(out, "{} intervals from {logs} logs", merged.intervals)?;
+    match &merged.workload {
+        Some(workload) => writeln!(out, " ({workload})"),
+        None => writeln!(out),
     }
 }
 
-fn parse_rate(s: &str) -> Result<f64, String> {
-    match s.trim().parse::<f64>() {
-        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
-        _ => Err(format!(
-            "invalid rate '{s}': expected messages per second, e.g. 10000"
-        )),
+/// `-d`, `--timeout`: more than nothing, and small enough that adding it
+/// to an `Instant` cannot overflow.
+fn run_time(s: &str) -> Result<Duration, UnitError> {
+    parse_duration(s, Duration::from_millis(1)..=MAX_DURATION)
+}
+
+/// `-w`: may be 0.
+fn warmup_time(s: &str) -> Result<Duration, UnitError> {
+    parse_duration(s, Duration::ZERO..=MAX_DURATION)
+}
+
+/// `--size`: 1 byte to 64 MiB.
+fn message_size(s: &str) -> Result<usize, UnitError> {
+    parse_size(s, 1..=bench::MAX_BATCH)
+}
+
+/// `--rate`: from one message every 1000 s to one per nanosecond.
+fn message_rate(s: &str) -> Result<f64, UnitError> {
+    parse_rate(s, MIN_RATE..=MAX_RATE)
+}
+
+/// Descriptors a run needs besides one per connection: stdio, the probe,
+/// report files, and each load thread's runtime (epoll, wake-up).
+const FD_HEADROOM: u64 = 32;
+const FDS_PER_THREAD: u64 = 4;
+
+/// Refuses a `-c` the open-file limit cannot hold (every connection is a
+/// descriptor; past the limit each connect fails with EMFILE and the run
+/// measures nothing but errors). Raises the soft limit to the hard one
+/// first, as `serve` does.
+fn check_fd_limit(config: &BenchConfig) -> Result<()> {
+    let Some(limit) = super::raise_fd_limit() else {
+        return Ok(());
+    };
+    let in_use = std::fs::read_dir("/proc/self/fd").map_or(3, |d| d.count() as u64);
+    let needed = config.connections as u64
+        + config.effective_threads() as u64 * FDS_PER_THREAD
+        + FD_HEADROOM;
+    if in_use + needed <= limit.soft {
+        return Ok(());
+    }
+    let wanted = in_use + needed;
+    let how = if limit.hard.map_or(true, |hard| hard >= wanted) {
+        format!("`ulimit -n {wanted}` in the shell that runs it")
+    } else {
+        format!(
+            "the hard limit is {}: raise it as root (e.g. `nofile` in /etc/security/limits.conf, or LimitNOFILE= for a systemd unit), then `ulimit -n {wanted}`",
+            limit.hard.unwrap_or(limit.soft)
+        )
+    };
+    Err(Error::new(
+        exit::USAGE,
+        anyhow::anyhow!(
+            "-c {} needs about {needed} file descriptors, but the open-file limit is {} ({in_use} already open): use fewer connections, or raise the limit: {how}",
+            config.connections,
+            limit.soft
+        ),
+    ))
+}
+
+/// A report file, opened before any load so a bad path fails at once
+/// rather than after the whole run. It is emptied only when the report is
+/// written, so a run that fails leaves an existing file as it was.
+struct OutputFile {
+    path: PathBuf,
+    file: std::fs::File,
+}
+
+impl OutputFile {
+    fn open(flag: &str, path: &Path) -> Result<Self> {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map(|file| OutputFile {
+                path: path.to_owned(),
+                file,
+            })
+            .map_err(|e| {
+                Error::new(
+                    exit::USAGE,
+                    anyhow::anyhow!("cannot write {flag} {}: {e}", path.display()),
+                )
+            })
+    }
+
+    fn write(mut self, bytes: &[u8]) -> Result<()> {
+        self.file
+            .set_len(0)
+            .and_then(|()| self.file.write_all(bytes))
+            .and_then(|()| self.file.flush())
+            .with_context(|| format!("could not write {}", self.path.display()))
+            .map_err(Error::from)
     }
 }
 
@@ -311,15 +441,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sizes() {
-        assert_eq!(parse_size("1024"), Ok(1024));
-        assert_eq!(parse_size("1KiB"), Ok(1024));
-        assert_eq!(parse_size("10k"), Ok(10 * 1024));
-        assert_eq!(parse_size("100K"), Ok(100 * 1024));
-        assert_eq!(parse_size("1M"), Ok(1 << 20));
-        assert!(parse_size("0").is_err());
-        assert!(parse_size("1G").is_err());
-        assert!(parse_size("x").is_err());
-        assert!(parse_size("65MiB").is_err());
+    fn number_flags_have_ranges() {
+        assert_eq!(message_size("1KiB").unwrap(), 1024);
+        assert!(message_size("0").is_err());
+        assert!(message_size("65MiB").is_err());
+        assert!(run_time("0").is_err());
+        assert!(run_time("1e19").is_err());
+        assert_eq!(warmup_time("0").unwrap(), Duration::ZERO);
+        assert!(message_rate("1e-300").is_err());
+        assert!(message_rate("NaN").is_err());
     }
 }

@@ -303,12 +303,30 @@ pub fn parse_timeout(s: &str) -> Result<Timeout, String> {
     }
 }
 
-/// Parses `1.5` (seconds), `250ms`, `2m 30s`…
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    if let Ok(secs) = s.trim().parse::<f64>() {
-        return Duration::try_from_secs_f64(secs)
-            .map_err(|e| format!("invalid duration '{s}': {e}"));
+/// The open-file limit after raising it.
+pub(crate) struct FdLimit {
+    /// What this process may now open.
+    pub(crate) soft: u64,
+    /// The ceiling (`None`: unlimited).
+    pub(crate) hard: Option<u64>,
+}
+
+/// Raises the soft open-file limit to the hard one (every connection is a
+/// descriptor, for `serve` and `bench` alike); `None` when there is no
+/// limit at all.
+pub(crate) fn raise_fd_limit() -> Option<FdLimit> {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let soft = limit.current?;
+    let hard = limit.maximum;
+    if hard.map_or(true, |hard| hard > soft) {
+        let raised = Rlimit {
+            current: hard,
+            maximum: hard,
+        };
+        if setrlimit(Resource::Nofile, raised).is_ok() {
+            return hard.map(|soft| FdLimit { soft, hard });
+        }
     }
-    humantime::parse_duration(s.trim())
-        .map_err(|e| format!("invalid duration '{s}': {e} (examples: 1s, 250ms, 1.5)"))
+    Some(FdLimit { soft, hard })
 }

@@ -196,7 +196,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 .exit()
         }
     };
-    let fds = raise_fd_limit();
+    let fds = super::raise_fd_limit().map(|limit| limit.soft);
     match (args.max_conns, fds) {
         (None, Some(fds)) => config.max_conns = max_conns_for(fds),
         (Some(n), Some(fds)) if n > max_conns_for(fds) => tracing::warn!(
@@ -239,25 +239,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         "stopped"
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// Raises the soft open-file limit to the hard one (every connection is a
-/// descriptor) and returns the limit now in force; `None` if it cannot be
-/// read.
-fn raise_fd_limit() -> Option<u64> {
-    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
-    let limit = getrlimit(Resource::Nofile);
-    let soft = limit.current?;
-    if limit.maximum.map_or(true, |hard| hard > soft) {
-        let raised = Rlimit {
-            current: limit.maximum,
-            maximum: limit.maximum,
-        };
-        if setrlimit(Resource::Nofile, raised).is_ok() {
-            return Some(limit.maximum.unwrap_or(u64::MAX));
-        }
-    }
-    Some(soft)
 }
 
 /// The default `--max-conns` for an open-file limit: all of it but some

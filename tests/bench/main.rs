@@ -8,6 +8,7 @@ mod common;
 
 mod binary;
 mod failures;
+mod hardening;
 mod reports;
 mod workloads;
 

@@ -1,6 +1,8 @@
 //! Numbers for humans: counts, rates, sizes and latencies, shared by the
 //! text report, the plot and the progress bar.
 
+use crate::bench::stats::{ErrorCounts, ErrorKind};
+
 /// `1234567` → `1,234,567`.
 ///
 /// ```
@@ -110,4 +112,31 @@ pub fn target_letter(index: usize) -> String {
         Ok(i) if i < 26 => char::from(b'A' + i).to_string(),
         _ => format!("T{}", index + 1),
     }
+}
+
+/// Errors by kind as every view shows them: `none`, or `8 reset, 84
+/// connect`, with a warning when an echo was wrong.
+///
+/// ```
+/// use ricochet::bench::{report::format::errors, stats::ErrorCounts, ErrorKind};
+///
+/// let mut e = ErrorCounts::default();
+/// assert_eq!(errors(&e), "none");
+/// e.add(ErrorKind::Reset);
+/// e.add(ErrorKind::Connect);
+/// assert_eq!(errors(&e), "1 reset, 1 connect");
+/// ```
+pub fn errors(e: &ErrorCounts) -> String {
+    if e.total() == 0 {
+        return "none".to_owned();
+    }
+    let mut parts: Vec<String> = ErrorKind::ALL
+        .iter()
+        .filter(|&&k| e.get(k) > 0)
+        .map(|&k| format!("{} {}", count(e.get(k)), k.name().replace('_', " ")))
+        .collect();
+    if e.verification() > 0 {
+        parts.push("— VERIFICATION FAILED".to_owned());
+    }
+    parts.join(", ")
 }

@@ -2,7 +2,10 @@
 //! latency distributions, so runs from several machines (or days) can be
 //! merged and re-analysed with HdrHistogram's own tools.
 //!
-//! One interval per target and round, in the order they ran, each tagged
+//! A comment line names the workload (`#ricochet-workload workload=echo
+//! loop=closed unit=messages size=1024`), so `--merge` can refuse to add
+//! up logs that measured different things. One interval per target and
+//! round, in the order they ran, each tagged
 //! with its target (`Tag=tcp://127.0.0.1:1234`), encoded as compressed V2
 //! histograms of latency in nanoseconds. `BaseTime` and `StartTime` are the
 //! run's wall-clock start; interval timestamps are seconds after it. The
@@ -12,6 +15,7 @@
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use hdrhistogram::serialization::V2DeflateSerializer;
 
+use crate::bench::merge::workload_line;
 use crate::bench::report::{Report, ReportError};
 use crate::bench::BenchResults;
 
@@ -29,6 +33,7 @@ impl Report for HdrLog {
                 "ricochet bench {}: latency in nanoseconds, one interval per target and round",
                 env!("CARGO_PKG_VERSION")
             ))
+            .add_comment(&workload_line(&results.config))
             .with_start_time(results.started)
             .with_base_time(results.started)
             .with_max_value_divisor(1e6)

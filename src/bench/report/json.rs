@@ -10,7 +10,7 @@
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::bench::compare::{self, Estimate};
+use crate::bench::compare::{self, Estimate, RobustRatio};
 use crate::bench::report::{Report, ReportError};
 use crate::bench::stats::{per_sec, percentile_of, ErrorCounts, ErrorKind, Stats};
 use crate::bench::BenchResults;
@@ -49,6 +49,11 @@ pub struct JsonReport {
     pub comparison: Option<JsonComparison>,
     /// True if any echo was wrong or short (the process then exits 6).
     pub verification_failed: bool,
+    /// True if the run was stopped early (Ctrl-C; the process then exits
+    /// 130): the last round may be partial and later ones are missing.
+    /// Absent (so `false`) in reports written before it was added.
+    #[serde(default)]
+    pub interrupted: bool,
 }
 
 /// The workload and options.
@@ -103,6 +108,11 @@ pub struct JsonRound {
     pub started_secs: f64,
     /// What it measured.
     pub summary: JsonSummary,
+    /// The run was interrupted (Ctrl-C) during this round: its summary
+    /// covers only `summary.seconds`, and comparisons leave it out
+    /// (absent, so `false`, in reports written before it was added).
+    #[serde(default)]
+    pub interrupted: bool,
 }
 
 /// The figures of one measured window.
@@ -206,6 +216,29 @@ pub struct JsonTargetComparison {
     /// p99.9 relative to the first target.
     #[serde(default)]
     pub ratio_p99_9: Option<JsonEstimate>,
+    /// p99 relative to the first target as a ratio of medians over rounds
+    /// with a bootstrap interval: robust to one noisy round (absent in
+    /// reports written before it was added).
+    #[serde(default)]
+    pub ratio_p99_robust: Option<JsonRobustRatio>,
+    /// p99.9 relative to the first target, the same way.
+    #[serde(default)]
+    pub ratio_p99_9_robust: Option<JsonRobustRatio>,
+}
+
+/// A ratio of medians over rounds with a percentile-bootstrap interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JsonRobustRatio {
+    /// `median(target_r) / median(first_r)` over the rounds.
+    pub ratio: f64,
+    /// Lower bound of the 95% bootstrap interval; `null` with one round.
+    pub ci_low: Option<f64>,
+    /// Upper bound; `null` with one round.
+    pub ci_high: Option<f64>,
+    /// Rounds used.
+    pub n: u64,
+    /// Bootstrap resamples behind the interval (2000).
+    pub resamples: u64,
 }
 
 /// A mean with a 95% confidence interval.
@@ -266,6 +299,7 @@ impl From<&BenchResults> for JsonReport {
                             round: round.round as u64,
                             started_secs: round.started.as_secs_f64(),
                             summary: summary(&round.stats, round.seconds),
+                            interrupted: round.interrupted,
                         })
                         .collect(),
                 })
@@ -287,10 +321,13 @@ impl From<&BenchResults> for JsonReport {
                         ratio_p50: t.ratio_p50.as_ref().map(estimate),
                         ratio_p99: t.ratio_p99.as_ref().map(estimate),
                         ratio_p99_9: t.ratio_p99_9.as_ref().map(estimate),
+                        ratio_p99_robust: t.ratio_p99_robust.as_ref().map(robust),
+                        ratio_p99_9_robust: t.ratio_p99_9_robust.as_ref().map(robust),
                     })
                     .collect(),
             }),
             verification_failed: r.verification_errors() > 0,
+            interrupted: r.interrupted,
         }
     }
 }
@@ -337,6 +374,10 @@ pub struct JsonMerge {
     pub tags: std::collections::BTreeMap<String, JsonLatency>,
     /// Every interval together.
     pub all: JsonLatency,
+    /// The workload the logs name (`"workload=echo loop=closed"`), or
+    /// `null` if none does (absent in output written before it was added).
+    #[serde(default)]
+    pub workload: Option<String>,
 }
 
 impl JsonMerge {
@@ -351,6 +392,7 @@ impl JsonMerge {
                 .map(|(t, h)| (t.clone(), latency_of(h)))
                 .collect(),
             all: latency_of(&m.all),
+            workload: m.workload.clone(),
         }
     }
 }
@@ -363,6 +405,16 @@ fn errors(e: &ErrorCounts) -> JsonErrors {
         timeout: e.get(ErrorKind::Timeout),
         connect: e.get(ErrorKind::Connect),
         other: e.get(ErrorKind::Other),
+    }
+}
+
+fn robust(r: &RobustRatio) -> JsonRobustRatio {
+    JsonRobustRatio {
+        ratio: r.ratio,
+        ci_low: r.interval.map(|i| i.0),
+        ci_high: r.interval.map(|i| i.1),
+        n: r.n as u64,
+        resamples: compare::BOOTSTRAP_RESAMPLES as u64,
     }
 }
 

@@ -4,11 +4,11 @@
 
 use std::fmt::Write;
 
-use crate::bench::compare::{Comparison, Estimate};
+use crate::bench::compare::{Comparison, Estimate, RobustRatio, BOOTSTRAP_RESAMPLES};
 use crate::bench::report::format::target_letter;
-use crate::bench::report::format::{bytes_per_sec, count, counted, latency, si, size};
+use crate::bench::report::format::{bytes_per_sec, count, counted, errors, latency, si, size};
 use crate::bench::report::{Report, ReportError};
-use crate::bench::stats::{per_sec, ErrorKind, TargetResult, PERCENTILES};
+use crate::bench::stats::{per_sec, TargetResult, PERCENTILES};
 use crate::bench::target::SourcesDisplay;
 use crate::bench::{BenchResults, Workload};
 
@@ -75,6 +75,27 @@ fn header(out: &mut String, r: &BenchResults) {
         humantime::format_duration(c.duration),
         humantime::format_duration(c.warmup)
     );
+    if r.interrupted {
+        let partial = r
+            .targets
+            .iter()
+            .flat_map(|t| t.rounds.iter().map(move |round| (t, round)))
+            .find(|(_, round)| round.interrupted);
+        let what = match partial {
+            Some((t, round)) => format!(
+                "round {} of {} was partial ({:.2}s of {} measured); ",
+                round.round,
+                t.endpoint,
+                round.seconds,
+                humantime::format_duration(c.duration)
+            ),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "INTERRUPTED (Ctrl-C): {what}the figures cover only what was measured"
+        );
+    }
 }
 
 fn target_block(out: &mut String, r: &BenchResults, i: usize, t: &TargetResult, several: bool) {
@@ -139,21 +160,6 @@ fn target_block(out: &mut String, r: &BenchResults, i: usize, t: &TargetResult, 
     let _ = writeln!(out, "  {:<12} {conns}", "opened");
 }
 
-fn errors(e: &crate::bench::stats::ErrorCounts) -> String {
-    if e.total() == 0 {
-        return "none".to_owned();
-    }
-    let mut parts: Vec<String> = ErrorKind::ALL
-        .iter()
-        .filter(|&&k| e.get(k) > 0)
-        .map(|&k| format!("{} {}", count(e.get(k)), k.name().replace('_', " ")))
-        .collect();
-    if e.verification() > 0 {
-        parts.push("— VERIFICATION FAILED".to_owned());
-    }
-    parts.join(", ")
-}
-
 fn plus_minus(e: &Estimate, f: fn(f64) -> String) -> String {
     match e.half_width() {
         Some(h) => format!("{} ± {}", f(e.mean), f(h)),
@@ -171,6 +177,17 @@ fn ratio(e: Option<&Estimate>) -> String {
     }
 }
 
+/// `1.020 [0.951–1.103]`: a robust ratio with its bootstrap interval.
+fn robust_ratio(r: Option<&RobustRatio>) -> String {
+    match r {
+        None => "n/a".to_owned(),
+        Some(r) => match r.interval {
+            Some((lo, hi)) => format!("{:.3} [{lo:.3}–{hi:.3}]", r.ratio),
+            None => format!("{:.3}", r.ratio),
+        },
+    }
+}
+
 fn comparison_table(out: &mut String, r: &BenchResults, c: &Comparison) {
     let _ = writeln!(
         out,
@@ -179,28 +196,33 @@ fn comparison_table(out: &mut String, r: &BenchResults, c: &Comparison) {
     );
     let _ = writeln!(
         out,
-        "(Student t); ratios are to A, computed per round and then averaged (paired)."
+        "(Student t). Ratios are to A: for {}/s and p50, computed per round and then\n\
+         averaged (paired); for p99 and p99.9, median over rounds / A's median, with a\n\
+         95% bootstrap interval in [ ] ({} paired resamples), so one noisy round\n\
+         cannot swing them.",
+        r.config.workload.unit(),
+        count(BOOTSTRAP_RESAMPLES as u64)
     );
     let unit = format!("{}/s", r.config.workload.unit());
     let lat = |ns: f64| latency(ns);
     let _ = writeln!(
         out,
-        "  {:<3} {:>20} {:>14} {:>18} {:>14} {:>18} {:>14} {:>18} {:>14}",
+        "  {:<3} {:>20} {:>14} {:>18} {:>14} {:>18} {:>22} {:>18} {:>22}",
         "", unit, "ratio", "p50", "ratio", "p99", "ratio", "p99.9", "ratio"
     );
     for (i, t) in c.targets.iter().enumerate() {
         let _ = writeln!(
             out,
-            "  {:<3} {:>20} {:>14} {:>18} {:>14} {:>18} {:>14} {:>18} {:>14}",
+            "  {:<3} {:>20} {:>14} {:>18} {:>14} {:>18} {:>22} {:>18} {:>22}",
             target_letter(i),
             plus_minus(&t.messages_per_sec, si),
             ratio(t.ratio_messages_per_sec.as_ref()),
             plus_minus(&t.p50_ns, lat),
             ratio(t.ratio_p50.as_ref()),
             plus_minus(&t.p99_ns, lat),
-            ratio(t.ratio_p99.as_ref()),
+            robust_ratio(t.ratio_p99_robust.as_ref()),
             plus_minus(&t.p99_9_ns, lat),
-            ratio(t.ratio_p99_9.as_ref()),
+            robust_ratio(t.ratio_p99_9_robust.as_ref()),
         );
     }
     for (i, t) in c.targets.iter().enumerate().skip(1) {

@@ -346,7 +346,7 @@ pub fn compare(sent: &[u8], echo: &[u8]) -> Result<(), EchoError> {
 /// fires early, so a connection costs at most one timer wake-up per
 /// `timeout` instead of a timer-wheel insert and removal per read.
 #[derive(Debug)]
-pub struct Watchdog {
+pub(crate) struct Watchdog {
     timeout: Duration,
     last: Instant,
     /// `None`: no timeout, never expires.

@@ -15,7 +15,7 @@
 //! and a mean of per-round ratios with it. So they are also compared by a
 //! robust estimator, [`RobustRatio`]: the ratio of the medians over rounds,
 //! `median(X_r) / median(A_r)`, with a 95% percentile-bootstrap interval
-//! ([`BOOTSTRAP_RESAMPLES`] paired resamples of the rounds, fixed seed, so
+//! (2,000 paired resamples of the rounds, fixed seed, so
 //! the same rounds always give the same interval). That is what the text
 //! report shows for p99 and p99.9; throughput and p50, which one round
 //! cannot swing like that, keep the paired mean.
@@ -31,7 +31,7 @@ pub const CONFIDENCE: f64 = 0.95;
 /// How the intervals are computed, for reports.
 pub const METHOD: &str = "mean over rounds ± t(0.975, n-1)·s/√n (Student t, 95%); ratios are paired per round (target_r / first_r); *_robust tail ratios are median(target_r) / median(first_r) with a 95% percentile-bootstrap interval (2000 paired resamples of the rounds, fixed seed)";
 /// Resamples of the rounds behind each [`RobustRatio`] interval.
-pub const BOOTSTRAP_RESAMPLES: usize = 2000;
+pub(crate) const BOOTSTRAP_RESAMPLES: usize = 2000;
 /// The bootstrap's seed: the same rounds always give the same interval.
 const BOOTSTRAP_SEED: u64 = 0x7269_636f_6368_6574; // "ricochet"
 

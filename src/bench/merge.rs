@@ -7,7 +7,7 @@
 //! V2 interval log works, including ones from HdrHistogram's other tools.
 //!
 //! Logs written by `--hdr-log` carry their workload in a comment line
-//! ([`WORKLOAD_COMMENT`]): a one-shot log counts connections, a closed-loop
+//! (a `#ricochet-workload` comment line): a one-shot log counts connections, a closed-loop
 //! log messages, an open-loop log measures from intended send times, so
 //! logs of different workloads are refused rather than silently added up.
 //! A file that is not a log at all (a JSON report, say) is named as what it
@@ -30,11 +30,11 @@ fn new_histogram() -> Histogram<u64> {
 
 /// How a `--hdr-log` comment line names the workload, followed by
 /// `workload=echo loop=closed …` (see [`workload_line`]).
-pub const WORKLOAD_COMMENT: &str = "ricochet-workload";
+pub(crate) const WORKLOAD_COMMENT: &str = "ricochet-workload";
 
 /// The comment `--hdr-log` writes so `--merge` can tell workloads apart:
 /// `ricochet-workload workload=echo loop=closed unit=messages size=1024`.
-pub fn workload_line(config: &crate::bench::BenchConfig) -> String {
+pub(crate) fn workload_line(config: &crate::bench::BenchConfig) -> String {
     format!(
         "{WORKLOAD_COMMENT} workload={} loop={} unit={} size={}",
         config.workload.name(),

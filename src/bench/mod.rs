@@ -65,14 +65,12 @@ pub use compare::Comparison;
 pub use payload::PayloadKind;
 pub use progress::Progress;
 pub use stats::{ErrorKind, RoundResult, Stats, TargetResult};
-pub use target::{
-    SourceFamilyError, SourceIps, SourceIpsError, DEFAULT_SOURCE_RANGE, MAX_SOURCE_IPS,
-};
+pub use target::{SourceFamilyError, SourceIps, SourceIpsError};
 
 /// Largest message, and largest batch (`size × pipeline`).
 pub const MAX_BATCH: usize = 64 * 1024 * 1024;
 /// Persistent connections above which `--source-ips auto` spreads them.
-pub const MANY_CONNECTIONS: usize = 10_000;
+pub(crate) const MANY_CONNECTIONS: usize = 10_000;
 /// How often progress is updated while a round runs.
 const TICK: Duration = Duration::from_millis(100);
 

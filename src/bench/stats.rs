@@ -25,9 +25,9 @@ use crate::transport::Endpoint;
 
 /// Largest latency the histograms track (one hour, in nanoseconds); larger
 /// samples are recorded as this value.
-pub const MAX_LATENCY_NS: u64 = 3_600 * 1_000_000_000;
+pub(crate) const MAX_LATENCY_NS: u64 = 3_600 * 1_000_000_000;
 /// Significant figures the histograms keep.
-pub const SIGFIG: u8 = 3;
+pub(crate) const SIGFIG: u8 = 3;
 
 /// The latency percentiles every report shows, with their display names.
 pub const PERCENTILES: [(&str, f64); 6] = [
@@ -45,7 +45,7 @@ pub enum ErrorKind {
     /// A connection attempt failed (refused, timed out, no free port...).
     Connect,
     /// No echo bytes arrived for `--timeout` while some were owed (the
-    /// rule of [`crate::echo::Watchdog`]).
+    /// rule of the echo watchdog).
     Timeout,
     /// The connection was reset (or the pipe broke), or the server closed
     /// it while nothing was owed.
@@ -347,7 +347,7 @@ impl TargetResult {
 }
 
 /// `count / seconds`, or 0 for an empty window.
-pub fn per_sec(count: u64, seconds: f64) -> f64 {
+pub(crate) fn per_sec(count: u64, seconds: f64) -> f64 {
     if seconds > 0.0 {
         count as f64 / seconds
     } else {

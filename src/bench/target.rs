@@ -22,11 +22,11 @@ use crate::transport::Socket;
 use crate::transport::{connect, Endpoint};
 
 /// The source range `auto` uses for loopback targets: 64 addresses.
-pub const DEFAULT_SOURCE_RANGE: (Ipv4Addr, Ipv4Addr) =
+pub(crate) const DEFAULT_SOURCE_RANGE: (Ipv4Addr, Ipv4Addr) =
     (Ipv4Addr::new(127, 0, 0, 2), Ipv4Addr::new(127, 0, 0, 65));
 
 /// Most source addresses a list or range may name.
-pub const MAX_SOURCE_IPS: usize = 4096;
+pub(crate) const MAX_SOURCE_IPS: usize = 4096;
 
 /// Which local addresses TCP connections come from (`--source-ips`).
 ///
@@ -43,8 +43,8 @@ pub const MAX_SOURCE_IPS: usize = 4096;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum SourceIps {
-    /// [`DEFAULT_SOURCE_RANGE`] for one-shot and connect-only runs (and
-    /// for more than [`crate::bench::MANY_CONNECTIONS`] persistent ones)
+    /// 127.0.0.2-127.0.0.65 for one-shot and connect-only runs (and
+    /// for more than 10,000 persistent ones)
     /// against an IPv4 loopback target; the system's choice otherwise.
     #[default]
     Auto,
@@ -63,7 +63,7 @@ pub enum SourceIpsError {
     /// A range whose ends are of different families, or reversed.
     #[error("'{0}' is not a range: both ends must be of one family, low to high")]
     BadRange(String),
-    /// More than [`MAX_SOURCE_IPS`] addresses.
+    /// More than 4,096 addresses.
     #[error("'{0}' names more than {MAX_SOURCE_IPS} addresses")]
     TooMany(String),
 }

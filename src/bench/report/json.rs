@@ -346,7 +346,7 @@ fn summary(s: &Stats, seconds: f64) -> JsonSummary {
 }
 
 /// Summary of one latency histogram (nanoseconds); zeros when empty.
-pub fn latency_of(h: &Histogram<u64>) -> JsonLatency {
+pub(crate) fn latency_of(h: &Histogram<u64>) -> JsonLatency {
     let empty = h.is_empty();
     let at = |p: f64| percentile_of(h, p);
     JsonLatency {

@@ -7,7 +7,7 @@
 //! - [`Expect`] is fed echoed chunks as they arrive and compares them in
 //!   place with what was [`Sent`], without copying; it knows how many bytes
 //!   are owed and names a difference, a short echo or surplus bytes.
-//! - [`Watchdog`] enforces the one stall rule: **fail when echo bytes are
+//! - The watchdog enforces the one stall rule: **fail when echo bytes are
 //!   owed and none arrived for `timeout`**. It costs no timer operation per
 //!   read (only a store of the time), which matters at 100k+ reads a second.
 //! - [`EchoError`] is what failed, with the counts a user needs to act on
@@ -297,7 +297,7 @@ impl Expect {
         }
     }
 
-    /// The error for a [`Watchdog`] that expired after `after`.
+    /// The error for the watchdog that expired after `after`.
     pub fn timed_out(&self, after: Duration) -> EchoError {
         EchoError::Timeout {
             after,

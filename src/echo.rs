@@ -407,7 +407,7 @@ impl Watchdog {
 /// chunk as it arrives; writes and reads at once, so a large message cannot
 /// deadlock against a server that echoes as it reads. Fails fast on the
 /// first wrong byte, and when the echo stalls for `timeout` (see
-/// [`Watchdog`]).
+/// the watchdog).
 pub async fn exchange<S>(
     stream: &mut S,
     message: &[u8],

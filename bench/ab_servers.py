@@ -2,6 +2,7 @@
 """A/B two builds of the ricochet server: throughput and server CPU per message.
 
     bench/ab_servers.py OLD_BINARY NEW_BINARY [--sizes 1024,102400] [--rounds 7]
+    bench/ab_servers.py BIN BIN --new-flags '--idle-timeout never'   # one flag's cost
 
 Starts both servers (stream mode, one thread) pinned to CPU 0 and drives
 them with `NEW_BINARY bench -t 1` pinned to CPU 1, one target at a time,
@@ -29,9 +30,9 @@ def t975(df):
     return T975.get(df) or T975[max(k for k in T975 if k <= df)]
 
 
-def start_server(binary):
+def start_server(binary, flags):
     proc = subprocess.Popen(
-        ["taskset", "-c", "0", binary, "serve", "tcp://127.0.0.1:0", "--threads", "1", "-q"],
+        ["taskset", "-c", "0", binary, "serve", "tcp://127.0.0.1:0", "--threads", "1", "-q", *flags],
         stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline().strip()
     if not line.startswith("listening on "):
@@ -70,8 +71,11 @@ def main():
     ap.add_argument("--sizes", default="1024,102400", help="message sizes in bytes")
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--duration", default="2s")
+    ap.add_argument("--old-flags", default="", help="extra serve flags for OLD, e.g. '--idle-timeout never'")
+    ap.add_argument("--new-flags", default="", help="extra serve flags for NEW")
     args = ap.parse_args()
-    servers = {name: start_server(b) for name, b in (("old", args.old), ("new", args.new))}
+    servers = {name: start_server(b, f.split())
+               for name, b, f in (("old", args.old, args.old_flags), ("new", args.new, args.new_flags))}
     try:
         for size in [int(s) for s in args.sizes.split(",")]:
             tput, cpu = [], []

@@ -23,6 +23,7 @@
 //! With one round there is no interval: one sample says nothing about noise.
 //! An interval that excludes 1 is what "X is faster than Y" should rest on.
 
+use crate::bench::payload::SplitMix64;
 use crate::bench::stats::TargetResult;
 use crate::transport::Endpoint;
 
@@ -112,20 +113,6 @@ fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
     let (lo, frac) = (pos.floor() as usize, pos.fract());
     let hi = (lo + 1).min(last);
     Some(sorted[lo] + (sorted[hi] - sorted[lo]) * frac)
-}
-
-/// A small, fast, seedable generator (Vigna's SplitMix64): the bootstrap
-/// needs reproducible indices, not cryptography.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
 }
 
 /// A mean with its confidence interval.

@@ -162,11 +162,13 @@ impl Sent for Payload {
     }
 }
 
-/// A tiny, fast generator for payload bytes; not for anything secret.
-struct SplitMix64(u64);
+/// A tiny, fast, seedable generator (Vigna's SplitMix64), for payload
+/// bytes and the comparison's bootstrap: reproducible, not for anything
+/// secret.
+pub(crate) struct SplitMix64(pub(crate) u64);
 
 impl SplitMix64 {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);

@@ -71,10 +71,10 @@ pub(crate) fn bind_unix(
             dir: parent.to_owned(),
         });
     }
-    // Bind and set the mode inside a directory only we can enter, then
-    // rename the socket into place: nothing ever acts on `path` by name
-    // except that atomic rename, so swapping a symlink in (to have us chmod
-    // or delete its target) has no window to win.
+    // Bind and set the mode inside a directory only we can enter, then link
+    // the socket into place: nothing ever changes a file found at `path`
+    // (chmod happens before it has that name; link and unlink never follow
+    // symlinks), so swapping a symlink in has no window to win.
     let private =
         PrivateDir::new(parent).map_err(io_step(endpoint, "creating a private directory"))?;
     let staged = private.path.join("s");
@@ -92,7 +92,19 @@ pub(crate) fn bind_unix(
     let meta = fs::symlink_metadata(&staged).map_err(io_step(endpoint, "reading socket file"))?;
     start_listening(endpoint, &socket, backlog)?;
     check_existing(endpoint, path)?;
-    fs::rename(&staged, path).map_err(io_step(endpoint, "moving the socket into place"))?;
+    // A hard link, not a rename: it fails if anything appeared at `path`
+    // since the check (another server starting at the same moment), where
+    // a rename would silently replace it. The staged name goes with the
+    // private directory.
+    fs::hard_link(&staged, path).map_err(|error| {
+        if error.kind() == io::ErrorKind::AlreadyExists {
+            BindError::UnixLive {
+                endpoint: endpoint.clone(),
+            }
+        } else {
+            io_step(endpoint, "linking the socket into place")(error)
+        }
+    })?;
     Ok(UnixSocketListener::new(
         UnixListener::from_std(socket.into())
             .map_err(io_step(endpoint, "registering with the runtime"))?,
@@ -104,9 +116,9 @@ pub(crate) fn bind_unix(
 /// Longest Unix socket path Linux accepts, in bytes.
 pub(super) const MAX_PATH: usize = 107;
 
-/// What is at `path` already: nothing, or a stale socket (the rename will
-/// replace it), is fine; a live socket or anything that is not a socket is
-/// refused. The probe is a non-blocking connect: a live server whose
+/// What is at `path` already: nothing is fine; a stale socket is removed
+/// (`unlink` never follows a link); a live socket or anything that is not a
+/// socket is refused. The probe is a non-blocking connect: a live server whose
 /// backlog is full answers "try again", which counts as live, and nothing
 /// here can hang.
 fn check_existing(endpoint: &Endpoint, path: &Path) -> Result<(), BindError> {
@@ -132,7 +144,12 @@ fn check_existing(endpoint: &Endpoint, path: &Path) -> Result<(), BindError> {
         }),
         Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
             tracing::info!(path = %path.display(), "replacing stale socket file");
-            Ok(())
+            match fs::remove_file(path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    Err(io_step(endpoint, "removing stale socket")(e))
+                }
+                _ => Ok(()),
+            }
         }
         Err(e) => Err(io_step(endpoint, "probing existing socket")(e)),
     }
